@@ -1,0 +1,76 @@
+// Iteration over N operands that share a shape but have their own strides (elements).
+// Dimensions are coalesced where every operand is contiguous across them, so a contiguous
+// case becomes one long inner loop. The body sees one inner row at a time:
+//   body(const int64_t offsets[N], int64_t count, const int64_t inner_strides[N])
+#pragma once
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "runtime/threading.h"
+
+namespace emrrg {
+
+template <size_t N> struct StridedLayout {
+  std::vector<int64_t> shape;                  // coalesced, innermost last
+  std::vector<std::array<int64_t, N>> strides;  // per dim, per operand
+  int64_t numel = 1;
+};
+
+template <size_t N>
+StridedLayout<N> coalesce(const std::vector<int64_t>& shape,
+                          const std::array<const std::vector<int64_t>*, N>& strides) {
+  StridedLayout<N> out;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    out.numel *= shape[d];
+    if (shape[d] == 1) continue;
+    std::array<int64_t, N> s;
+    for (size_t k = 0; k < N; ++k) s[k] = (*strides[k])[d];
+    if (!out.shape.empty()) {
+      bool mergeable = true;
+      for (size_t k = 0; k < N; ++k)
+        if (out.strides.back()[k] != s[k] * shape[d]) mergeable = false;
+      if (mergeable) {
+        out.shape.back() *= shape[d];
+        out.strides.back() = s;
+        continue;
+      }
+    }
+    out.shape.push_back(shape[d]);
+    out.strides.push_back(s);
+  }
+  if (out.shape.empty() && out.numel == 1) {
+    out.shape.push_back(1);
+    out.strides.push_back({});
+  }
+  return out;
+}
+
+// Calls body for every inner row; rows are split across threads when numel >= grain.
+template <size_t N, typename Body>
+void strided_for_each(const std::vector<int64_t>& shape,
+                      const std::array<const std::vector<int64_t>*, N>& strides,
+                      const std::array<int64_t, N>& base_offsets, Body&& body,
+                      int64_t grain = 32768) {
+  StridedLayout<N> L = coalesce<N>(shape, strides);
+  if (L.numel == 0) return;
+  const int nd = static_cast<int>(L.shape.size());
+  const int64_t inner = L.shape[nd - 1];
+  const std::array<int64_t, N> inner_strides = L.strides[nd - 1];
+  const int64_t rows = L.numel / inner;
+  const int64_t row_grain = grain / inner > 0 ? grain / inner : 1;
+  parallel_for(rows, row_grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      std::array<int64_t, N> off = base_offsets;
+      int64_t rem = r;
+      for (int d = nd - 2; d >= 0; --d) {
+        const int64_t i = rem % L.shape[d];
+        rem /= L.shape[d];
+        for (size_t k = 0; k < N; ++k) off[k] += i * L.strides[d][k];
+      }
+      body(off.data(), inner, inner_strides.data());
+    }
+  });
+}
+
+}  // namespace emrrg
