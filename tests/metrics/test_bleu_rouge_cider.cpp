@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "tests/metrics/fixture_corpus.h"
 #include "tests/metrics/public_vectors.h"
 #include "train/metrics/bleu.h"
 #include "train/metrics/cider.h"
@@ -134,6 +135,22 @@ TEST(EdgeCases, MismatchedInputsThrow) {
                std::invalid_argument);
   EXPECT_THROW(compute_cider(std::vector<std::string>{"a"}, std::vector<std::vector<std::string>>{{}}),
                std::invalid_argument);
+}
+
+// 320 images (some with 2-3 references, raw and cleaned text) scored by pycocoevalcap.
+TEST(CocoFixture, MatchesPycocoevalcap) {
+  const auto f = testing::load_fixture_corpus();
+  ASSERT_EQ(f.hyps.size(), 320u);
+  const auto b = compute_bleu(f.hyps, f.refs);
+  for (int k = 0; k < 4; ++k) EXPECT_NEAR(b.corpus[k], f.corpus_bleu[k], kTol) << "BLEU_" << k + 1;
+  const auto r = compute_rouge_l(f.hyps, f.refs);
+  const auto c = compute_cider(f.hyps, f.refs);
+  EXPECT_NEAR(r.corpus, f.corpus_rouge, kTol);
+  EXPECT_NEAR(c.corpus, f.corpus_cider, kTol);
+  for (std::size_t i = 0; i < f.hyps.size(); ++i) {
+    EXPECT_NEAR(r.per_image[i], f.rouge[i], kTol) << "image " << i;
+    EXPECT_NEAR(c.per_image[i], f.cider[i], kTol) << "image " << i;
+  }
 }
 
 }  // namespace
