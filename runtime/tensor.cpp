@@ -113,7 +113,7 @@ double Tensor::item() const {
 }
 
 template <typename T> std::vector<T> Tensor::to_vector() const {
-  Tensor c = convert(device().is_cpu() ? *this : to_device(*this, Device::cpu()), dtype_of<T>());
+  Tensor c = to_contiguous(convert(device().is_cpu() ? *this : to_device(*this, Device::cpu()), dtype_of<T>()));
   const T* p = static_cast<const T*>(c.raw_data());
   return std::vector<T>(p, p + c.numel());
 }
@@ -267,6 +267,30 @@ Tensor to_device(const Tensor& src, Device device) {
   Tensor out = empty(src.shape(), src.dtype(), device);
   copy_into(out, c);
   return out;
+}
+
+void add_into(const Tensor& dst, const Tensor& src) {
+  if (dst.shape() != src.shape())
+    throw std::invalid_argument("add_into: destination " + shape_str(dst.shape()) + " vs source " +
+                                shape_str(src.shape()));
+  if (!is_floating(dst.dtype()) || !dst.device().is_cpu())
+    throw std::invalid_argument("add_into: needs a floating CPU destination, got " + dst.str());
+  Tensor s = convert(to_device(src, Device::cpu()), dst.dtype());
+  dispatch_dtype(dst.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, bfloat16> || std::is_same_v<T, float16>) {
+      using Acc = std::conditional_t<std::is_same_v<T, double>, double, float>;
+      T* d = static_cast<T*>(dst.raw_data());
+      const T* p = static_cast<const T*>(s.raw_data());
+      strided_for_each<2>(dst.shape(), {&dst.strides(), &s.strides()}, {0, 0},
+                          [&](const int64_t* off, int64_t n, const int64_t* st) {
+                            for (int64_t i = 0; i < n; ++i) {
+                              T& x = d[off[0] + i * st[0]];
+                              x = static_cast<T>(static_cast<Acc>(x) + static_cast<Acc>(p[off[1] + i * st[1]]));
+                            }
+                          });
+    }
+  });
 }
 
 void fill(const Tensor& t, double value) {

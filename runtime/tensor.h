@@ -105,6 +105,8 @@ void copy_into(const Tensor& dst, const Tensor& src);
 Tensor to_contiguous(const Tensor& src);
 Tensor convert(const Tensor& src, DType dtype);
 Tensor to_device(const Tensor& src, Device device);
+// dst += src elementwise (same shape, floating dtypes); used to accumulate gradients.
+void add_into(const Tensor& dst, const Tensor& src);
 // Sets every element of t (any strides) to value.
 void fill(const Tensor& t, double value);
 
