@@ -1,0 +1,43 @@
+#include "nn/layers.h"
+
+#include <cmath>
+
+#include "ops/dropout.h"
+#include "ops/indexing.h"
+#include "ops/matmul.h"
+#include "ops/norm.h"
+
+namespace emrrg::nn {
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool use_bias, Generator& gen, DType dtype) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+  weight = register_parameter("weight", rand_uniform({out_features, in_features}, -bound, bound, gen, dtype));
+  if (use_bias) bias = register_parameter("bias", rand_uniform({out_features}, -bound, bound, gen, dtype));
+}
+
+Tensor Linear::forward(const Tensor& x) const { return linear(x, weight, bias); }
+
+Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, DType dtype) {
+  weight = register_parameter("weight", randn({num, dim}, 0.0, 1.0, gen, dtype));
+}
+
+Tensor Embedding::forward(const Tensor& ids) const { return embedding(weight, ids); }
+
+LayerNorm::LayerNorm(int64_t dim, double eps, bool affine, DType dtype) : eps(eps) {
+  if (affine) {
+    weight = register_parameter("weight", ones({dim}, dtype));
+    bias = register_parameter("bias", zeros({dim}, dtype));
+  }
+}
+
+Tensor LayerNorm::forward(const Tensor& x) const { return layer_norm(x, weight, bias, eps); }
+
+RMSNorm::RMSNorm(int64_t dim, double eps, DType dtype) : eps(eps) {
+  weight = register_parameter("weight", ones({dim}, dtype));
+}
+
+Tensor RMSNorm::forward(const Tensor& x) const { return rms_norm(x, weight, eps); }
+
+Tensor Dropout::forward(const Tensor& x) const { return dropout(x, p, is_training(), *gen_); }
+
+}  // namespace emrrg::nn

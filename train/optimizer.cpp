@@ -1,0 +1,113 @@
+#include "train/optimizer.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "runtime/threading.h"
+
+namespace emrrg::train {
+
+namespace {
+
+// Calls fn(p, g, i) over a parameter and its gradient as float or double working copies, then
+// writes p back in the parameter's dtype.
+template <typename Fn> void update_elementwise(const Tensor& param, Fn&& fn) {
+  if (!param.grad().defined()) return;
+  if (!param.is_contiguous()) throw std::invalid_argument("optimizer: parameter " + param.str() + " is not contiguous");
+  const DType wt = param.dtype() == DType::Float64 ? DType::Float64 : DType::Float32;
+  Tensor p = param.dtype() == wt ? param : convert(param, wt);
+  Tensor g = to_contiguous(convert(param.grad(), wt));
+  dispatch_dtype(wt, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      T* pp = p.data<T>();
+      const T* gp = g.data<T>();
+      parallel_for(p.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) fn(pp[i], gp[i], i);
+      });
+    }
+  });
+  if (p.impl() != param.impl()) copy_into(param, p);
+}
+
+Tensor state_like(const Tensor& p) {
+  return zeros(p.shape(), p.dtype() == DType::Float64 ? DType::Float64 : DType::Float32, p.device());
+}
+
+template <typename T> T* state_ptr(const Tensor& s) { return static_cast<T*>(s.raw_data()); }
+
+}  // namespace
+
+void Optimizer::zero_grad() {
+  for (auto& g : groups_)
+    for (auto& p : g.params) p.impl()->grad.reset();
+}
+
+SGD::SGD(const std::vector<Tensor>& params, const SGDOptions& options) : Optimizer(options.lr), options_(options) {
+  if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
+    throw std::invalid_argument("SGD: nesterov needs momentum > 0 and dampening 0");
+  groups_.push_back({params, options.weight_decay});
+  momentum_.resize(params.size());
+}
+
+void SGD::step() {
+  const double lr = lr_, mu = options_.momentum, damp = options_.dampening, wd = options_.weight_decay;
+  const bool nesterov = options_.nesterov;
+  auto& params = groups_[0].params;
+  for (size_t k = 0; k < params.size(); ++k) {
+    if (!params[k].grad().defined()) continue;
+    const bool first = !momentum_[k].defined();
+    if (mu != 0 && first) momentum_[k] = state_like(params[k]);
+    const Tensor buf = momentum_[k];
+    update_elementwise(params[k], [&](auto& p, auto g, int64_t i) {
+      using T = std::remove_reference_t<decltype(p)>;
+      T d = g + static_cast<T>(wd) * p;
+      if (mu != 0) {
+        T& b = state_ptr<T>(buf)[i];
+        b = first ? d : static_cast<T>(mu) * b + static_cast<T>(1 - damp) * d;
+        d = nesterov ? d + static_cast<T>(mu) * b : b;
+      }
+      p -= static_cast<T>(lr) * d;
+    });
+  }
+}
+
+AdamW::AdamW(const std::vector<Tensor>& params, const AdamWOptions& options) : Optimizer(options.lr), options_(options) {
+  add_param_group(params, options.weight_decay);
+}
+
+void AdamW::add_param_group(const std::vector<Tensor>& params, double weight_decay) {
+  groups_.push_back({params, weight_decay});
+  for (const Tensor& p : params) {
+    m_.push_back(state_like(p));
+    v_.push_back(state_like(p));
+  }
+}
+
+void AdamW::step() {
+  ++step_;
+  const double b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps, lr = lr_;
+  const double bc1 = 1 - std::pow(b1, static_cast<double>(step_));
+  const double bc2_sqrt = std::sqrt(1 - std::pow(b2, static_cast<double>(step_)));
+  const double step_size = lr / bc1;
+  size_t k = 0;
+  for (auto& group : groups_) {
+    const double decay = 1 - lr * group.weight_decay;
+    for (const Tensor& param : group.params) {
+      const Tensor m = m_[k], v = v_[k];
+      ++k;
+      update_elementwise(param, [&](auto& p, auto g, int64_t i) {
+        using T = std::remove_reference_t<decltype(p)>;
+        T& mi = state_ptr<T>(m)[i];
+        T& vi = state_ptr<T>(v)[i];
+        p *= static_cast<T>(decay);
+        mi = static_cast<T>(b1) * mi + static_cast<T>(1 - b1) * g;
+        vi = static_cast<T>(b2) * vi + static_cast<T>(1 - b2) * g * g;
+        const T denom = std::sqrt(vi) / static_cast<T>(bc2_sqrt) + static_cast<T>(eps);
+        p -= static_cast<T>(step_size) * mi / denom;
+      });
+    }
+  }
+}
+
+}  // namespace emrrg::train

@@ -1,0 +1,25 @@
+// `emrrg demo`: the main job until the EMRRG trainer lands (see train/mlp_demo.h).
+#include <iostream>
+
+#include "runtime/threading.h"
+#include "train/cli/command_registry.h"
+#include "train/mlp_demo.h"
+
+namespace {
+const bool registered = emrrg::cli::register_command(
+    {"demo", "Train a small MLP on generated spiral data and print the falling loss", [](CLI::App& app) {
+       auto o = std::make_shared<emrrg::train::MlpDemoOptions>();
+       auto threads = std::make_shared<int>(0);
+       app.add_option("--steps", o->steps, "Training steps")->capture_default_str()->check(CLI::PositiveNumber);
+       app.add_option("--hidden", o->hidden, "Hidden width")->capture_default_str()->check(CLI::PositiveNumber);
+       app.add_option("--lr", o->lr, "AdamW learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+       app.add_option("--seed", o->seed, "Random seed")->capture_default_str();
+       app.add_option("--log-every", o->log_every, "Print every N steps")->capture_default_str()->check(CLI::PositiveNumber);
+       app.add_option("--threads", *threads, "CPU threads (0: all cores)")->capture_default_str();
+       return std::function<int()>([o, threads] {
+         if (*threads > 0) emrrg::set_num_threads(*threads);
+         const auto r = emrrg::train::run_mlp_demo(*o, std::cout);
+         return r.losses.back() < r.losses.front() ? 0 : 1;
+       });
+     }});
+}  // namespace
