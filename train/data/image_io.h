@@ -25,8 +25,12 @@ Image decode_image(const std::string& bytes, const std::string& name);
 Image read_image(const std::string& path);
 
 // PNG encoding of an 8-bit image (1..4 channels); deterministic for the same pixels.
-std::string encode_png(const Image& image);
-void write_png(const std::string& path, const Image& image);
+// Deflate: stb_image_write's compressor (smaller files). Store: zlib "stored" blocks, no
+// compression: about ten times faster, files the size of the raw pixels (noisy radiographs
+// barely compress anyway); any PNG reader reads them.
+enum class PngCompression { Deflate, Store };
+std::string encode_png(const Image& image, PngCompression compression = PngCompression::Deflate);
+void write_png(const std::string& path, const Image& image, PngCompression compression = PngCompression::Deflate);
 
 // Reads a whole file; throws ImageError naming the path when it cannot be opened or read.
 std::string read_file_bytes(const std::string& path);
