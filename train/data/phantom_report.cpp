@@ -137,7 +137,14 @@ Sentences lungs(const PhantomFindings& f, Rng& rng) {
     std::vector<std::string> nodule = {"There is a {mm} mm nodule in the {lobe}.", "A {mm} mm nodule is seen in the {lobe}.",
                                        "Pulmonary nodule in the {lobe} measuring {mm} mm."};
     if (f.nodule_mm <= 10) nodule.push_back("Small nodule in the {lobe}.");
-    out.push_back(fill(fill(rng.pick(nodule), "mm", std::to_string(f.nodule_mm)), "lobe", lobe_name(f.nodule_lobe)));
+    std::string sentence = fill(fill(rng.pick(nodule), "mm", std::to_string(f.nodule_mm)), "lobe", lobe_name(f.nodule_lobe));
+    const bool vowel_sound = f.nodule_mm == 8 || f.nodule_mm == 11 || f.nodule_mm == 18;  // "an 8 mm", "an 11 mm"
+    if (vowel_sound) {
+      if (sentence.rfind("A ", 0) == 0) sentence = "An" + sentence.substr(1);
+      const auto p = sentence.find(" a " + std::to_string(f.nodule_mm));
+      if (p != std::string::npos) sentence = sentence.substr(0, p + 2) + "n" + sentence.substr(p + 2);
+    }
+    out.push_back(sentence);
   }
   // Negations of what is absent, sometimes.
   if (!f.opacity && rng.chance(0.4)) {
