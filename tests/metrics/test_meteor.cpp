@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
 
 #include "tests/metrics/fixture_corpus.h"
 #include "tests/metrics/public_vectors.h"
@@ -56,6 +59,20 @@ TEST(Meteor, BestReferenceIsKept) {
   const std::vector<std::string> refs = {"mild cardiomegaly .", "the lungs are clear ."};
   const MeteorStats best = scorer.segment("the lungs are clear .", refs);
   EXPECT_NEAR(best.score, 1.0, kTol);
+}
+
+TEST(MeteorData, LocationOverrideAndClearError) {
+  const std::string compiled = default_meteor_data_dir();
+  setenv("EMRRG_METEOR_DATA", "/tmp/somewhere-else", 1);
+  EXPECT_EQ(default_meteor_data_dir(), "/tmp/somewhere-else");
+  unsetenv("EMRRG_METEOR_DATA");
+  EXPECT_EQ(default_meteor_data_dir(), compiled);
+  try {
+    load_meteor_data("/nonexistent-meteor-dir");
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-meteor-dir/english."), std::string::npos) << e.what();
+  }
 }
 
 TEST(MeteorNormalizer, MosesStyleTokenisation) {
