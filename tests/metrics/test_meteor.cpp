@@ -84,6 +84,10 @@ TEST(MeteorNormalizer, MosesStyleTokenisation) {
   EXPECT_EQ(meteor_normalize("No. 5 and No. X", data), "No. 5 and No . X");
   EXPECT_EQ(meteor_normalize("a,b,c 1,000 x-ray", data), "a , b,c 1,000 x ray");
   EXPECT_EQ(meteor_normalize("can't \xE2\x80\x9Cquoted\xE2\x80\x9D ...", data), "can 't \" quoted \" ...");
+  // Expected strings from METEOR 1.5's own Normalizer (java edu.cmu.meteor.util.Normalizer en true).
+  EXPECT_EQ(meteor_normalize("a-b-c 1990's rock'n'roll ''x'' --- \xE2\x80\x93 ok", data),
+            "a b-c 1990 's rock 'n'roll \" x \" -- - ok");
+  EXPECT_EQ(meteor_normalize("Mr. X. y. 3.5 cm..a", data), "Mr. X. y . 3.5 cm .. a");
 }
 
 TEST(MeteorSynonyms, MorphologyAndExceptions) {
