@@ -11,6 +11,10 @@ modules, to count how often the paraphrase module changes a segment.
     python3 -m venv /tmp/pyc && /tmp/pyc/bin/pip install pycocoevalcap
     /tmp/pyc/bin/python tests/golden/make_metric_fixtures.py tests/fixtures/metrics
 
+Also writes meteor_stress.tsv: 600 pairs built to stress METEOR's beam search (shuffled words
+with many repeats, dropped words, random word salad), hypothesis TAB references TAB METEOR
+(paraphrase off), then CORPUS TAB score.
+
 Writes metric_corpus.tsv: hypothesis TAB references joined by " ||| " TAB METEOR TAB
 ROUGE_L TAB CIDEr per image, then a line CORPUS TAB METEOR TAB ROUGE_L TAB CIDEr TAB
 BLEU_1 TAB BLEU_2 TAB BLEU_3 TAB BLEU_4.
@@ -81,6 +85,28 @@ def corpus(rng):
     return hyps, refs
 
 
+def stress_corpus(rng):
+    words = " ".join(SENTENCES + RAW).replace(".", " . ").split()
+    hyps, refs = [], []
+    for i in range(600):
+        kind = i % 4
+        if kind == 0:
+            r = " ".join(rng.choice(words) for _ in range(rng.randint(5, 40)))
+            h = " ".join(rng.sample(r.split(), len(r.split())))
+        elif kind == 1:
+            r = sentence_text(rng, rng.randint(3, 8))
+            h = " ".join(w for w in r.split() if rng.random() < 0.7)
+        elif kind == 2:
+            r = rng.choice(RAW) + " " + rng.choice(RAW)
+            h = rng.choice(RAW) + " " + sentence_text(rng, 2)
+        else:
+            r = " ".join(rng.choice(words) for _ in range(rng.randint(1, 60)))
+            h = " ".join(rng.choice(words) for _ in range(rng.randint(0, 60)))
+        hyps.append(h)
+        refs.append([r] + ([sentence_text(rng, 3)] if rng.random() < 0.2 else []))
+    return hyps, refs
+
+
 def meteor(hyps, refs, modules):
     jar_dir = os.path.dirname(pyc_meteor.__file__)
     cmd = ["java", "-jar", "-Xmx2G", "meteor-1.5.jar", "-", "-", "-stdio", "-l", "en", "-norm"]
@@ -119,6 +145,12 @@ def main():
         for h, r, m, rg, c in zip(hyps, refs, seg, rouge_img, cider_img):
             f.write(f"{h}\t{' ||| '.join(r)}\t{m!r}\t{float(rg)!r}\t{float(c)!r}\n")
         f.write("CORPUS\t" + "\t".join(repr(float(v)) for v in [total, rouge, cider] + list(bleu)) + "\n")
+    s_hyps, s_refs = stress_corpus(random.Random(7))
+    s_seg, s_total = meteor(s_hyps, s_refs, "exact stem synonym")
+    with open(os.path.join(out_dir, "meteor_stress.tsv"), "w", encoding="utf-8") as f:
+        for h, r, m in zip(s_hyps, s_refs, s_seg):
+            f.write(f"{h}\t{' ||| '.join(r)}\t{m!r}\n")
+        f.write(f"CORPUS\t{s_total!r}\n")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 
@@ -113,6 +114,38 @@ TEST(MeteorJarFixture, SegmentsAndCorpus) {
   }
   EXPECT_EQ(bad, 0);
   EXPECT_NEAR(s.corpus, f.corpus_meteor, kTol);
+}
+
+// 600 pairs that stress the beam search (shuffled words with many repeats, word salad),
+// scored by METEOR 1.5's jar with -m "exact stem synonym".
+TEST(MeteorJarFixture, BeamSearchStress) {
+  const std::string path = std::string(EMRRG_FIXTURES_DIR) + "/metrics/meteor_stress.tsv";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << "missing fixture " << path;
+  std::vector<std::string> hyps;
+  std::vector<std::vector<std::string>> refs;
+  std::vector<double> expected;
+  double expected_corpus = -1;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto cols = split_on(line, "\t");
+    if (cols[0] == "CORPUS") {
+      expected_corpus = std::stod(cols[1]);
+      continue;
+    }
+    ASSERT_EQ(cols.size(), 3u) << line;
+    hyps.push_back(cols[0]);
+    refs.push_back(split_on(cols[1], " ||| "));
+    expected.push_back(std::stod(cols[2]));
+  }
+  ASSERT_EQ(hyps.size(), 600u);
+  const auto s = compute_meteor(hyps, refs);
+  int bad = 0;
+  for (std::size_t i = 0; i < hyps.size(); ++i)
+    if (std::abs(s.per_image[i] - expected[i]) > kTol && ++bad <= 10)
+      ADD_FAILURE() << "pair " << i << ": ours " << s.per_image[i] << " jar " << expected[i];
+  EXPECT_EQ(bad, 0);
+  EXPECT_NEAR(s.corpus, expected_corpus, kTol);
 }
 
 }  // namespace
