@@ -22,6 +22,8 @@ TEST(ChexpertLabeller, Negation) {
   EXPECT_EQ(label("pneumothorax is not seen", kPneumothorax), kNegative);
   EXPECT_EQ(label("interval removal of the endotracheal tube .", kSupportDevices), kNegative);
   EXPECT_EQ(label("the lungs are clear without focal consolidation .", kConsolidation), kNegative);
+  EXPECT_EQ(label("It's unchanged; there isn't any effusion.", kPleuralEffusion), kNegative);
+  EXPECT_EQ(label("Heart: normal.", kCardiomegaly), kNegative);
 }
 
 TEST(ChexpertLabeller, Uncertainty) {

@@ -132,7 +132,7 @@ std::vector<Words> words_of(std::initializer_list<const char*> ps) {
 const std::vector<SubjectRule>& subject_rules() {
   static const std::vector<SubjectRule> rules = [] {
     std::vector<std::pair<Words, Descriptor>> size_desc;
-    for (const char* p : {"enlarged", "enlargement", "large", "increased", "prominent", "widened", "wide",
+    for (const char* p : {"enlarged", "enlargement", "large", "big", "increased", "prominent", "widened", "wide",
                           "widening"})
       size_desc.push_back({split_phrase(p), Descriptor::kAbnormal});
     for (const char* p : {"normal", "unremarkable", "within normal limits", "normal limits"})
@@ -195,7 +195,8 @@ const std::vector<Cue>& cues() {
     add(kNegation, kPre,
         {"no", "not", "without", "negative for", "free of", "absence of", "absent", "no evidence of",
          "no signs of", "no sign of", "no longer", "removal of", "resolution of", "resolved", "clear of",
-         "rather than", "never", "nor", "neither", "rules out", "ruled out"});
+         "rather than", "never", "nor", "neither", "rules out", "ruled out", "isnt", "arent", "wasnt", "werent",
+         "doesnt", "dont", "didnt", "hasnt", "havent"});
     add(kNegation, kPost,
         {"not seen", "not identified", "not present", "not visualized", "not appreciated", "not demonstrated",
          "not evident", "not noted", "not detected", "not visible", "not enlarged", "resolved", "removed",
@@ -289,7 +290,7 @@ void label_sentence(const Words& s, ChexpertLabels& labels) {
       // right before it ("normal heart size", "mildly enlarged heart").
       std::optional<Mention> found;
       for (std::size_t j = i + subj_len; j < s.size() && j <= i + subj_len + 6 && !found; ++j) {
-        if (is_boundary_word(s, j)) break;
+        if (is_boundary_word(s, j) && s[j] != ":") break;  // "Heart: normal" is one statement
         for (const auto& [desc, kind] : rule.descriptors) {
           if (!matches_at(s, j, desc)) continue;
           Mention m{rule.label, i, j + desc.size(), std::nullopt};
