@@ -150,6 +150,19 @@ TEST(Phantom, LabelsMatchTheReportsAndTheLabeller) {
   EXPECT_GT(positives[kCardiomegaly], n * 0.08);
 }
 
+TEST(Phantom, ReportsFitIuMaxLength) {
+  // Extras are dropped from long reports, so almost all fit IU X-ray's 60 tokens (with EOS).
+  int fit = 0;
+  const int n = 600;
+  for (int i = 0; i < n; ++i) {
+    Rng findings_rng(mix_seed({8, static_cast<uint64_t>(i)})), report_rng(mix_seed({9, static_cast<uint64_t>(i)}));
+    const PhantomFindings f = sample_findings(findings_rng);
+    const std::string clean = clean_report(ReportCleaning::IuXray, write_phantom_report(f, report_rng));
+    fit += llama2_tokenizer()->encode(clean).size() + 1 <= 60;
+  }
+  EXPECT_GE(fit, n * 98 / 100);
+}
+
 TEST(Phantom, ReportsVaryForTheSameFindings) {
   PhantomFindings normal;
   std::set<std::string> texts;
