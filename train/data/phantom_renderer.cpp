@@ -417,7 +417,7 @@ Image render_frontal(const PhantomFindings& f, const PhantomAnatomy& an, int S, 
   for (int i = 0; i < S; ++i) rib_x[i] = std::fabs((i + 0.5f) / S - cx) / W;
   const int fx_rib = f.rib_fracture ? f.rib_fracture_rib - 1 : -1;
   const float fx_sign = f.rib_fracture_side == Side::Right ? -1.0f : 1.0f;
-  const float fx_x = static_cast<float>(rng.uniform(0.55, 0.8));
+  const float fx_x = static_cast<float>(rng.uniform(0.72, 0.92));  // lateral, over the lung
   const float spacing = static_cast<float>(an.rib_spacing);
   for (int r = 0; r < n_ribs; ++r)
     for (int i = 0; i < S; ++i) {
@@ -538,8 +538,8 @@ Image render_frontal(const PhantomFindings& f, const PhantomAnatomy& an, int S, 
           float extra = 0.0f;
           if (r == fx_rib && (u - cx) * fx_sign > 0) {  // healed fracture: callus and a small step
             const float g = std::exp(-sq((x - fx_x) / 0.035f));
-            hw *= 1.0f + 0.9f * g;
-            extra = 0.12f * g;
+            hw *= 1.0f + 1.1f * g;
+            extra = 0.18f * g;
             if (x > fx_x) c += 0.004f;
           }
           const float dv = std::fabs(v - c);
