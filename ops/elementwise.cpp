@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/tape.h"
+#include "ops/device_kernels.h"
 #include "ops/kernel_util.h"
 #include "ops/reduce.h"
 
@@ -16,51 +17,92 @@ using detail::map_kernel;
 
 Tensor to_dtype(const Tensor& y, DType want) { return y.dtype() == want ? y : convert(y, want); }
 
-// y = f(x); dx = g * d(x, y). F and D are generic lambdas called with float or double.
-template <typename F, typename D> Tensor unary_op(const char* name, const Tensor& x, F f, D d) {
-  check_floating(name, x);
+void check_elementwise(const char* op, const Tensor& t) {
+  if (!t.defined()) detail::op_error(op, "undefined tensor");
+  if (!is_floating(t.dtype()))
+    detail::op_error(op, std::string("needs a floating tensor, got ") + dtype_name(t.dtype()) + " of shape " +
+                             shape_str(t.shape()));
+}
+
+// The arithmetic of the elementwise ops: CPU kernels here, device kernels through the table.
+Tensor unary_kernel(UnaryOp op, const Tensor& x, double a, double b) {
+  if (!x.device().is_cpu()) return device_kernel(unary_op_name(op), x, &DeviceKernels::unary)(op, x, a, b);
   Tensor y = dispatch_compute(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    return map_kernel<T, T, 1>(name, {x}, [&](T v) { return static_cast<T>(f(v)); });
-  });
-  y = to_dtype(y, x.dtype());
-  autograd::record(name, {x}, {y}, [x, y, d, name](const std::vector<Tensor>& g) {
-    Tensor gx = dispatch_compute(x.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      return map_kernel<T, T, 3>(name, {x, y, g[0]}, [&](T xv, T yv, T gv) { return static_cast<T>(gv * d(xv, yv)); });
+    return dispatch_unary(op, [&](auto code) {
+      return map_kernel<T, T, 1>(unary_op_name(op), {x}, [&](T v) {
+        return scalar::unary<decltype(code)::value, T>(v, static_cast<T>(a), static_cast<T>(b));
+      });
     });
-    return std::vector<Tensor>{to_dtype(gx, x.dtype())};
+  });
+  return to_dtype(y, x.dtype());
+}
+
+Tensor unary_backward_kernel(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& g, double a, double b) {
+  if (!x.device().is_cpu())
+    return device_kernel(unary_op_name(op), x, &DeviceKernels::unary_backward)(op, x, y, g, a, b);
+  Tensor gx = dispatch_compute(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return dispatch_unary(op, [&](auto code) {
+      return map_kernel<T, T, 3>(unary_op_name(op), {x, y, g}, [&](T xv, T yv, T gv) {
+        return gv * scalar::unary_derivative<decltype(code)::value, T>(xv, yv, static_cast<T>(a), static_cast<T>(b));
+      });
+    });
+  });
+  return to_dtype(gx, x.dtype());
+}
+
+Tensor binary_kernel(BinaryOp op, const Tensor& a, const Tensor& b) {
+  if (!a.device().is_cpu()) return device_kernel(binary_op_name(op), a, &DeviceKernels::binary)(op, a, b);
+  Tensor y = dispatch_compute(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return dispatch_binary(op, [&](auto code) {
+      return map_kernel<T, T, 2>(binary_op_name(op), {a, b},
+                                 [](T u, T v) { return scalar::binary<decltype(code)::value, T>(u, v); });
+    });
+  });
+  return to_dtype(y, a.dtype());
+}
+
+// g * d op / d(a or b) in the broadcast shape.
+Tensor binary_backward_kernel(BinaryOp op, bool wrt_b, const Tensor& a, const Tensor& b, const Tensor& y,
+                              const Tensor& g) {
+  if (!a.device().is_cpu())
+    return device_kernel(binary_op_name(op), a, &DeviceKernels::binary_backward)(op, wrt_b, a, b, y, g);
+  Tensor d = dispatch_compute(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return dispatch_binary(op, [&](auto code) {
+      constexpr BinaryOp OP = decltype(code)::value;
+      return map_kernel<T, T, 4>(binary_op_name(op), {a, b, y, g}, [wrt_b](T u, T v, T w, T gv) {
+        return gv * (wrt_b ? scalar::binary_dv<OP, T>(u, v, w) : scalar::binary_du<OP, T>(u, v, w));
+      });
+    });
+  });
+  return to_dtype(d, a.dtype());
+}
+
+// y = op(x) with parameters a, b; dx = g * op'(x, y).
+Tensor unary_op(UnaryOp op, const Tensor& x, double a = 0, double b = 0) {
+  check_elementwise(unary_op_name(op), x);
+  Tensor y = unary_kernel(op, x, a, b);
+  autograd::record(unary_op_name(op), {x}, {y}, [op, x, y, a, b](const std::vector<Tensor>& g) {
+    return std::vector<Tensor>{unary_backward_kernel(op, x, y, g[0], a, b)};
   });
   return y;
 }
 
-// y = f(a, b) with broadcasting; da, db give the partial derivatives (a, b, y) -> value.
-template <typename F, typename DA, typename DB>
-Tensor binary_op(const char* name, const Tensor& a, const Tensor& b, F f, DA da, DB db) {
-  check_floating(name, a);
-  check_floating(name, b);
+Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const char* name = binary_op_name(op);
+  check_elementwise(name, a);
+  check_elementwise(name, b);
   detail::check_same_dtype(name, a, b);
-  Tensor y = dispatch_compute(a.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    return map_kernel<T, T, 2>(name, {a, b}, [&](T u, T v) { return static_cast<T>(f(u, v)); });
-  });
-  y = to_dtype(y, a.dtype());
-  autograd::record(name, {a, b}, {y}, [a, b, y, da, db, name](const std::vector<Tensor>& g) {
+  if (a.device() != b.device())
+    detail::op_error(name, "operands on " + a.device().str() + " and " + b.device().str());
+  Tensor y = binary_kernel(op, a, b);
+  autograd::record(name, {a, b}, {y}, [op, a, b, y](const std::vector<Tensor>& g) {
     std::vector<Tensor> out(2);
-    dispatch_compute(a.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      if (a.requires_grad()) {
-        Tensor ga = map_kernel<T, T, 4>(name, {a, b, y, g[0]},
-                                        [&](T u, T v, T w, T gv) { return static_cast<T>(gv * da(u, v, w)); });
-        out[0] = to_dtype(sum_to_shape(ga, a.shape()), a.dtype());
-      }
-      if (b.requires_grad()) {
-        Tensor gb = map_kernel<T, T, 4>(name, {a, b, y, g[0]},
-                                        [&](T u, T v, T w, T gv) { return static_cast<T>(gv * db(u, v, w)); });
-        out[1] = to_dtype(sum_to_shape(gb, b.shape()), b.dtype());
-      }
-      return 0;
-    });
+    if (a.requires_grad()) out[0] = sum_to_shape(binary_backward_kernel(op, false, a, b, y, g[0]), a.shape());
+    if (b.requires_grad()) out[1] = sum_to_shape(binary_backward_kernel(op, true, a, b, y, g[0]), b.shape());
     return out;
   });
   return y;
@@ -76,129 +118,36 @@ template <typename C> Tensor compare(const char* name, const Tensor& a, const Te
 }
 
 Tensor scalar_like(const Tensor& x, double s) { return scalar_tensor(s, x.dtype()); }
-
-template <typename T> T sigmoid_of(T v) { return T(1) / (T(1) + std::exp(-v)); }
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
-  return binary_op("add", a, b, [](auto u, auto v) { return u + v; }, [](auto, auto, auto) { return 1; },
-                   [](auto, auto, auto) { return 1; });
-}
-Tensor sub(const Tensor& a, const Tensor& b) {
-  return binary_op("sub", a, b, [](auto u, auto v) { return u - v; }, [](auto, auto, auto) { return 1; },
-                   [](auto, auto, auto) { return -1; });
-}
-Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary_op("mul", a, b, [](auto u, auto v) { return u * v; }, [](auto, auto v, auto) { return v; },
-                   [](auto u, auto, auto) { return u; });
-}
-Tensor div(const Tensor& a, const Tensor& b) {
-  return binary_op("div", a, b, [](auto u, auto v) { return u / v; }, [](auto, auto v, auto) { return 1 / v; },
-                   [](auto, auto v, auto w) { return -w / v; });
-}
-Tensor pow(const Tensor& a, const Tensor& b) {
-  return binary_op(
-      "pow", a, b, [](auto u, auto v) { return std::pow(u, v); },
-      [](auto u, auto v, auto) { return v * std::pow(u, v - 1); },
-      [](auto u, auto, auto w) { return u > 0 ? w * std::log(u) : decltype(u)(0); });
-}
-
-Tensor add(const Tensor& a, double s) {
-  return unary_op("add_scalar", a, [s](auto v) { return v + s; }, [](auto, auto) { return 1; });
-}
+Tensor add(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Div, a, b); }
+Tensor pow(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Pow, a, b); }
+Tensor add(const Tensor& a, double s) { return unary_op(UnaryOp::AddScalar, a, s); }
 Tensor sub(const Tensor& a, double s) { return add(a, -s); }
-Tensor mul(const Tensor& a, double s) {
-  return unary_op("mul_scalar", a, [s](auto v) { return v * s; }, [s](auto, auto) { return s; });
-}
+Tensor mul(const Tensor& a, double s) { return unary_op(UnaryOp::MulScalar, a, s); }
 Tensor div(const Tensor& a, double s) { return mul(a, 1.0 / s); }
-Tensor pow(const Tensor& a, double e) {
-  return unary_op("pow_scalar", a, [e](auto v) { return std::pow(v, static_cast<decltype(v)>(e)); },
-                  [e](auto x, auto) { return static_cast<decltype(x)>(e) * std::pow(x, static_cast<decltype(x)>(e - 1)); });
-}
-
-Tensor neg(const Tensor& x) {
-  return unary_op("neg", x, [](auto v) { return -v; }, [](auto, auto) { return -1; });
-}
-Tensor exp(const Tensor& x) {
-  return unary_op("exp", x, [](auto v) { return std::exp(v); }, [](auto, auto y) { return y; });
-}
-Tensor log(const Tensor& x) {
-  return unary_op("log", x, [](auto v) { return std::log(v); }, [](auto v, auto) { return 1 / v; });
-}
-Tensor sqrt(const Tensor& x) {
-  return unary_op("sqrt", x, [](auto v) { return std::sqrt(v); }, [](auto, auto y) { return 0.5 / y; });
-}
-Tensor rsqrt(const Tensor& x) {
-  return unary_op("rsqrt", x, [](auto v) { return 1 / std::sqrt(v); },
-                  [](auto v, auto y) { return -0.5 * y / v; });
-}
-Tensor abs(const Tensor& x) {
-  return unary_op("abs", x, [](auto v) { return std::abs(v); },
-                  [](auto v, auto) { return v > 0 ? 1 : (v < 0 ? -1 : 0); });
-}
+Tensor pow(const Tensor& a, double e) { return unary_op(UnaryOp::PowScalar, a, e); }
+Tensor neg(const Tensor& x) { return unary_op(UnaryOp::Neg, x); }
+Tensor exp(const Tensor& x) { return unary_op(UnaryOp::Exp, x); }
+Tensor log(const Tensor& x) { return unary_op(UnaryOp::Log, x); }
+Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::Sqrt, x); }
+Tensor rsqrt(const Tensor& x) { return unary_op(UnaryOp::Rsqrt, x); }
+Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, x); }
 Tensor clamp(const Tensor& x, double lo, double hi) {
   if (lo > hi) detail::op_error("clamp", "lo " + std::to_string(lo) + " > hi " + std::to_string(hi));
-  return unary_op("clamp", x, [lo, hi](auto v) { return v < lo ? lo : (v > hi ? hi : v); },
-                  [lo, hi](auto v, auto) { return (v >= lo && v <= hi) ? 1 : 0; });
+  return unary_op(UnaryOp::Clamp, x, lo, hi);
 }
-Tensor sigmoid(const Tensor& x) {
-  return unary_op("sigmoid", x, [](auto v) { return sigmoid_of(v); }, [](auto, auto y) { return y * (1 - y); });
-}
-Tensor tanh(const Tensor& x) {
-  return unary_op("tanh", x, [](auto v) { return std::tanh(v); }, [](auto, auto y) { return 1 - y * y; });
-}
-Tensor silu(const Tensor& x) {
-  return unary_op("silu", x, [](auto v) { return v * sigmoid_of(v); },
-                  [](auto v, auto) {
-                    const auto s = sigmoid_of(v);
-                    return s * (1 + v * (1 - s));
-                  });
-}
+Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, x); }
+Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, x); }
+Tensor silu(const Tensor& x) { return unary_op(UnaryOp::Silu, x); }
 Tensor gelu(const Tensor& x, GeluApproximation approximation) {
-  if (approximation == GeluApproximation::Tanh) {
-    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    return unary_op(
-        "gelu_tanh", x,
-        [](auto v) {
-          using T = decltype(v);
-          const T k = static_cast<T>(0.7978845608028654);
-          return static_cast<T>(0.5) * v * (1 + std::tanh(k * (v + static_cast<T>(0.044715) * v * v * v)));
-        },
-        [](auto v, auto) {
-          using T = decltype(v);
-          const T k = static_cast<T>(0.7978845608028654);
-          const T inner = k * (v + static_cast<T>(0.044715) * v * v * v);
-          const T t = std::tanh(inner);
-          return static_cast<T>(0.5) * (1 + t) +
-                 static_cast<T>(0.5) * v * (1 - t * t) * k * (1 + 3 * static_cast<T>(0.044715) * v * v);
-        });
-  }
-  return unary_op(
-      "gelu", x,
-      [](auto v) {
-        using T = decltype(v);
-        return static_cast<T>(0.5) * v * (1 + std::erf(v * static_cast<T>(0.7071067811865476)));
-      },
-      [](auto v, auto) {
-        using T = decltype(v);
-        const T cdf = static_cast<T>(0.5) * (1 + std::erf(v * static_cast<T>(0.7071067811865476)));
-        const T pdf = std::exp(static_cast<T>(-0.5) * v * v) * static_cast<T>(0.3989422804014327);
-        return cdf + v * pdf;
-      });
+  return unary_op(approximation == GeluApproximation::Tanh ? UnaryOp::GeluTanh : UnaryOp::Gelu, x);
 }
 Tensor softplus(const Tensor& x, double beta, double threshold) {
-  return unary_op(
-      "softplus", x,
-      [beta, threshold](auto v) {
-        using T = decltype(v);
-        const T bv = static_cast<T>(beta) * v;
-        return bv > threshold ? v : static_cast<T>(std::log1p(std::exp(bv)) / beta);
-      },
-      [beta, threshold](auto v, auto) {
-        using T = decltype(v);
-        const T bv = static_cast<T>(beta) * v;
-        return bv > threshold ? T(1) : sigmoid_of(bv);
-      });
+  return unary_op(UnaryOp::Softplus, x, beta, threshold);
 }
 
 Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, [](auto u, auto v) { return u == v; }); }

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "autograd/tape.h"
+#include "ops/device_kernels.h"
 #include "ops/indexing.h"
 #include "ops/kernel_util.h"
 #include "ops/elementwise.h"
@@ -81,10 +82,26 @@ Tensor expand_back(const Tensor& g, const ReducePlan& p, const Shape& x_shape) {
 Tensor restore_dtype(const Tensor& y, DType want) { return y.dtype() == want ? y : convert(y, want); }
 }  // namespace
 
+namespace {
+// Sum on a device: reduced dims moved last and made contiguous there, then a row kernel.
+Tensor device_sum(const Tensor& x, const ReducePlan& p) {
+  std::vector<int64_t> perm;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (!p.reduced[d]) perm.push_back(d);
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (p.reduced[d]) perm.push_back(d);
+  Tensor rows = to_contiguous(x.dim() ? views::permute(x, perm) : x);
+  rows = *views::try_reshape(rows, {p.rows, p.row_len});
+  Tensor y = device_kernel("sum", x, &DeviceKernels::sum_rows)(rows);
+  return *views::try_reshape(y, p.out_shape);
+}
+}  // namespace
+
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  detail::check_floating("sum", x);
+  if (!x.defined() || !is_floating(x.dtype()))
+    detail::op_error("sum", "needs a floating tensor, got " + (x.defined() ? x.str() : std::string("undefined")));
   ReducePlan p = plan_reduce("sum", x, dims, keepdim);
-  Tensor y = dispatch_compute(x.dtype(), [&](auto tag) {
+  Tensor y = !x.device().is_cpu() ? device_sum(x, p) : dispatch_compute(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return reduce_rows<T, T>(x, p, [](const T* r, int64_t n) {
       double acc = 0;  // double accumulation keeps long float32 sums stable

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "runtime/device_kernels.h"
 #include "runtime/strided_loop.h"
 
 namespace emrrg {
@@ -212,29 +213,58 @@ Tensor make_view(const Tensor& base, const Shape& shape, const Strides& strides,
   return Tensor(impl);
 }
 
+namespace {
+const RuntimeDeviceKernels* registered_kernels[2] = {nullptr, nullptr};
+
+// A CPU tensor with t's geometry over a host copy of t's whole storage.
+Tensor host_mirror(const Tensor& t) {
+  auto storage = std::make_shared<Storage>(t.storage()->nbytes(), Device::cpu());
+  device_backend(t.device().type).copy(storage->data(), Device::cpu(), t.storage()->data(), t.device(), t.storage()->nbytes());
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = storage;
+  impl->shape = t.shape();
+  impl->strides = t.strides();
+  impl->offset = t.offset();
+  impl->dtype = t.dtype();
+  return Tensor(impl);
+}
+}  // namespace
+
+void register_runtime_device_kernels(DeviceType type, const RuntimeDeviceKernels* kernels) {
+  registered_kernels[static_cast<int>(type)] = kernels;
+}
+
+const RuntimeDeviceKernels* runtime_device_kernels(DeviceType type) { return registered_kernels[static_cast<int>(type)]; }
+
 void copy_into(const Tensor& dst, const Tensor& src) {
   if (dst.shape() != src.shape())
     throw std::invalid_argument("copy_into: destination " + shape_str(dst.shape()) + " vs source " +
                                 shape_str(src.shape()));
+  if (!dst.device().is_cpu() && dst.device() == src.device()) {
+    const RuntimeDeviceKernels* k = runtime_device_kernels(dst.device().type);
+    if (k && k->copy) {
+      k->copy(dst, src);
+      return;
+    }
+  }
   if (!dst.device().is_cpu() || !src.device().is_cpu()) {
-    // Between devices only whole contiguous buffers of one dtype move; everything else is
-    // staged through the CPU.
     if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous()) {
       DeviceType bt = dst.device().is_cpu() ? src.device().type : dst.device().type;
       device_backend(bt).copy(dst.raw_data(), dst.device(), src.raw_data(), src.device(),
                               dst.numel() * dst.element_size());
       return;
     }
-    Tensor staged_src = src.device().is_cpu() ? src : to_device(to_contiguous(src), Device::cpu());
+    // Anything else goes through host copies of the whole storages, converted and strided on
+    // the CPU: correct for every layout, fast for none.
+    Tensor host_src = src.device().is_cpu() ? src : host_mirror(src);
     if (dst.device().is_cpu()) {
-      copy_into(dst, staged_src);
-    } else {
-      Tensor staged = empty(dst.shape(), dst.dtype());
-      copy_into(staged, staged_src);
-      if (!dst.is_contiguous())
-        throw std::runtime_error("copy_into: strided destination on " + dst.device().str() + " not supported");
-      copy_into(dst, staged);
+      copy_into(dst, host_src);
+      return;
     }
+    Tensor host_dst = host_mirror(dst);
+    copy_into(host_dst, host_src);
+    device_backend(dst.device().type)
+        .copy(dst.storage()->data(), dst.device(), host_dst.storage()->data(), Device::cpu(), dst.storage()->nbytes());
     return;
   }
   dispatch_dtype(dst.dtype(), [&](auto dtag) {
@@ -273,8 +303,20 @@ void add_into(const Tensor& dst, const Tensor& src) {
   if (dst.shape() != src.shape())
     throw std::invalid_argument("add_into: destination " + shape_str(dst.shape()) + " vs source " +
                                 shape_str(src.shape()));
-  if (!is_floating(dst.dtype()) || !dst.device().is_cpu())
-    throw std::invalid_argument("add_into: needs a floating CPU destination, got " + dst.str());
+  if (!is_floating(dst.dtype())) throw std::invalid_argument("add_into: needs a floating destination, got " + dst.str());
+  if (!dst.device().is_cpu()) {
+    const RuntimeDeviceKernels* k = runtime_device_kernels(dst.device().type);
+    if (k && k->add_into && src.device() == dst.device()) {
+      k->add_into(dst, src);
+    } else {  // staged through the host
+      Tensor host = to_device(to_contiguous(dst), Device::cpu());
+      Tensor owned = empty(host.shape(), host.dtype());
+      copy_into(owned, host);
+      add_into(owned, to_device(src, Device::cpu()));
+      copy_into(dst, owned);
+    }
+    return;
+  }
   Tensor s = convert(to_device(src, Device::cpu()), dst.dtype());
   dispatch_dtype(dst.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -295,6 +337,11 @@ void add_into(const Tensor& dst, const Tensor& src) {
 
 void fill(const Tensor& t, double value) {
   if (!t.device().is_cpu()) {
+    const RuntimeDeviceKernels* k = runtime_device_kernels(t.device().type);
+    if (k && k->fill) {
+      k->fill(t, value);
+      return;
+    }
     copy_into(t, full(t.shape(), value, t.dtype()));
     return;
   }

@@ -1,0 +1,40 @@
+// Kernels a non-CPU device provides for the operators in ops/. The operators keep their
+// autograd logic in one place and call these for the arithmetic when their inputs live on
+// that device; the CPU kernels are the reference the device kernels are tested against.
+// An entry a device lacks stays null, and the operator says so, naming itself and the device.
+#pragma once
+#include "ops/scalar_math.h"
+#include "runtime/tensor.h"
+
+namespace emrrg {
+
+struct DeviceKernels {
+  // y = op(x) elementwise, x of any strides; result contiguous, x's dtype.
+  Tensor (*unary)(UnaryOp op, const Tensor& x, double a, double b) = nullptr;
+  // g * op'(x, y) elementwise (x, y, g of one shape).
+  Tensor (*unary_backward)(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& g, double a,
+                           double b) = nullptr;
+  // y = op(a, b) with broadcasting.
+  Tensor (*binary)(BinaryOp op, const Tensor& a, const Tensor& b) = nullptr;
+  // g * d op / d a (or d b when wrt_b), in the broadcast shape of the operands.
+  Tensor (*binary_backward)(BinaryOp op, bool wrt_b, const Tensor& a, const Tensor& b, const Tensor& y,
+                            const Tensor& g) = nullptr;
+  // Sums each row of a contiguous [rows, n] tensor -> [rows] (float32 accumulation or better).
+  Tensor (*sum_rows)(const Tensor& x) = nullptr;
+};
+
+void register_device_kernels(DeviceType type, const DeviceKernels* kernels);
+
+// The kernel `entry` of x's device, or an error naming the op and the device.
+template <typename Fn> Fn device_kernel(const char* op, const Tensor& x, Fn DeviceKernels::*entry);
+
+const DeviceKernels* registered_device_kernels(DeviceType type);
+[[noreturn]] void no_device_kernel(const char* op, const Tensor& x);
+
+template <typename Fn> Fn device_kernel(const char* op, const Tensor& x, Fn DeviceKernels::*entry) {
+  const DeviceKernels* k = registered_device_kernels(x.device().type);
+  if (!k || !(k->*entry)) no_device_kernel(op, x);
+  return k->*entry;
+}
+
+}  // namespace emrrg
