@@ -21,6 +21,12 @@ struct DeviceKernels {
                             const Tensor& g) = nullptr;
   // Sums each row of a contiguous [rows, n] tensor -> [rows] (float32 accumulation or better).
   Tensor (*sum_rows)(const Tensor& x) = nullptr;
+  // a @ b with torch.matmul's batching, both operands at least 2-D, one dtype (cuBLAS).
+  Tensor (*matmul)(const Tensor& a, const Tensor& b) = nullptr;
+
+  // -- softmax, cross-entropy and normalisation (cuda/kernels/softmax.cu, cuda/kernels/norm.cu)
+
+  // -- indexing, embedding, dropout, reductions, optimiser (cuda/kernels/indexing.cu, ...)
 };
 
 void register_device_kernels(DeviceType type, const DeviceKernels* kernels);
