@@ -22,6 +22,8 @@ template <typename T> inline ::emrrg::sim::SharedPtr<T> dynamic_shared() {
 }
 }  // namespace emrrg::cuda
 #else
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <stdexcept>
