@@ -15,8 +15,21 @@
 
 namespace emrrg::data::testing {
 
+// Scratch space of this test process, removed when the tests end.
+inline std::filesystem::path scratch_root() {
+  return std::filesystem::path(::testing::TempDir()) / ("emrrg_data_" + std::to_string(::getpid()));
+}
+
+struct ScratchCleanup : ::testing::Environment {
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(scratch_root(), ec);
+  }
+};
+inline ::testing::Environment* const kScratchCleanup = ::testing::AddGlobalTestEnvironment(new ScratchCleanup);
+
 inline std::string scratch_dir(const std::string& name) {
-  const auto dir = std::filesystem::path(::testing::TempDir()) / ("emrrg_data_" + std::to_string(::getpid())) / name;
+  const auto dir = scratch_root() / name;
   std::filesystem::create_directories(dir);
   return dir.string();
 }
