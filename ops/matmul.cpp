@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include "autograd/tape.h"
+#include "ops/device_kernels.h"
 #include "ops/elementwise.h"
 #include "ops/kernel_util.h"
 #include "ops/reduce.h"
@@ -88,6 +89,10 @@ template <typename T> Tensor batched_gemm(Tensor a, Tensor b) {
 // The raw product of two >= 2-D tensors of one floating dtype (no autograd).
 Tensor matmul_kernel(const Tensor& a, const Tensor& b) {
   const char* op = "matmul";
+  if (!a.device().is_cpu()) {
+    if (a.device() != b.device()) detail::op_error(op, "operands on " + a.device().str() + " and " + b.device().str());
+    return device_kernel(op, a, &DeviceKernels::matmul)(a, b);
+  }
   if (a.shape()[a.dim() - 1] != b.shape()[b.dim() - 2])
     detail::op_error(op, "inner dimensions differ: " + shape_str(a.shape()) + " @ " + shape_str(b.shape()));
   // A [..., m, k] @ [k, n] folds the batch into m when that needs no copy: one large GEMM.
@@ -113,11 +118,13 @@ Tensor matmul_kernel(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  detail::check_floating("matmul", a);
-  detail::check_floating("matmul", b);
+  for (const Tensor* t : {&a, &b})
+    if (!t->defined() || !is_floating(t->dtype()))
+      detail::op_error("matmul", "needs floating tensors, got " + (t->defined() ? t->str() : std::string("undefined")));
   detail::check_same_dtype("matmul", a, b);
   if (a.dim() == 0 || b.dim() == 0)
     detail::op_error("matmul", "scalar operand: " + shape_str(a.shape()) + " @ " + shape_str(b.shape()));
+  if (a.dim() == 1 && b.dim() == 1) return reshape(matmul(unsqueeze(a, 0), unsqueeze(b, 1)), {});  // dot product
   if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
   Tensor y = matmul_kernel(a, b);

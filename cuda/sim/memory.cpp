@@ -85,6 +85,9 @@ void* device_malloc(size_t n) {
   uintptr_t user = base + page + body - n;
   user -= user % alignment_for(n);
   if (n == 0) user = base + page;
+  // Fresh device memory reads as NaN (0xff bytes), not as zeros, so an output element a kernel
+  // never writes stands out.
+  std::memset(reinterpret_cast<void*>(user), 0xff, n);
   std::lock_guard<std::mutex> lock(mappings_mutex);
   mappings()[user] = {base, total, n};
   bytes_in_use += n;

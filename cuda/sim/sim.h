@@ -6,6 +6,7 @@
 
 // One instance per simulated block: the fibers of a block share their OS thread, and an OS
 // thread runs one block at a time. Must precede the CUDA headers, which define it otherwise.
+#undef __shared__
 #define __shared__ static thread_local
 
 #include <cuda_bf16.h>

@@ -87,6 +87,8 @@ TEST(Gradcheck, MatmulBmmLinear) {
   EXPECT_GRADCHECK([](const V& in) { return matmul(in[0], in[1]); }, {ba, bb});
   EXPECT_GRADCHECK([](const V& in) { return matmul(in[0], in[1]); }, {v, bb});
   EXPECT_GRADCHECK([](const V& in) { return matmul(in[0], in[1]); }, {a, v});
+  Tensor w1 = leaf64({4}, 41);
+  EXPECT_GRADCHECK([](const V& in) { return matmul(in[0], in[1]); }, {v, w1});  // dot product: a scalar
   Tensor x = leaf64({2, 3, 4}, 17), y = leaf64({2, 4, 3}, 18);
   EXPECT_GRADCHECK([](const V& in) { return bmm(in[0], in[1]); }, {x, y});
   Tensor w = leaf64({5, 4}, 19), bias = leaf64({5}, 20);

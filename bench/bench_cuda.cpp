@@ -1,0 +1,126 @@
+// CUDA benchmarks (a GPU is needed: built only with EMRRG_CUDA=ON; tests/gpu/run.sh runs them).
+// Each reports achieved GB/s or TFLOP/s and, for memory-bound kernels, the fraction of the
+// device's measured peak: a large device-to-device copy for bandwidth, a large cuBLAS GEMM for
+// compute. Goal on an H200: memory-bound kernels at >= 80% of copy bandwidth at >= 256 MB.
+#include <benchmark/benchmark.h>
+#include <cuda_runtime_api.h>
+
+#include <functional>
+
+#include "cuda/cuda_backend.h"
+#include "cuda/cuda_check.h"
+#include "cuda/gemm.h"
+#include "cuda/kernel_registration.h"
+#include "ops/ops.h"
+
+namespace {
+
+using namespace emrrg;
+
+const Device kGpu = Device::cuda(0);
+constexpr int64_t kBytes = int64_t{256} << 20;  // 256 MiB per operand
+
+void setup() {
+  cuda::register_cuda_backend();
+  cuda::register_cuda_kernels();
+}
+
+// Device time of one call, from CUDA events.
+double time_ms(const std::function<void()>& fn) {
+  cudaEvent_t start, stop;
+  EMRRG_CUDA_CHECK(cudaEventCreate(&start));
+  EMRRG_CUDA_CHECK(cudaEventCreate(&stop));
+  EMRRG_CUDA_CHECK(cudaEventRecord(start));
+  fn();
+  EMRRG_CUDA_CHECK(cudaEventRecord(stop));
+  EMRRG_CUDA_CHECK(cudaEventSynchronize(stop));
+  float ms = 0;
+  EMRRG_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  EMRRG_CUDA_CHECK(cudaEventDestroy(start));
+  EMRRG_CUDA_CHECK(cudaEventDestroy(stop));
+  return ms;
+}
+
+// Bytes read + written per second by a device-to-device copy of kBytes: the bandwidth peak.
+double measured_copy_gbps() {
+  static const double gbps = [] {
+    setup();
+    void *a, *b;
+    EMRRG_CUDA_CHECK(cudaMalloc(&a, kBytes));
+    EMRRG_CUDA_CHECK(cudaMalloc(&b, kBytes));
+    double best = 1e30;
+    for (int i = 0; i < 10; ++i)
+      best = std::min(best, time_ms([&] { EMRRG_CUDA_CHECK(cudaMemcpy(b, a, kBytes, cudaMemcpyDeviceToDevice)); }));
+    EMRRG_CUDA_CHECK(cudaFree(a));
+    EMRRG_CUDA_CHECK(cudaFree(b));
+    return 2.0 * kBytes / (best * 1e-3) / 1e9;
+  }();
+  return gbps;
+}
+
+// Runs fn under device timing; `bytes` moved per call.
+void run_memory_bound(benchmark::State& state, double bytes, const std::function<void()>& fn) {
+  autograd::NoGradGuard no_grad;
+  fn();  // warm-up: caching allocator, cuBLAS handle
+  for (auto _ : state) state.SetIterationTime(time_ms(fn) * 1e-3);
+  const double gbps = bytes * static_cast<double>(state.iterations()) / 1e9;
+  state.counters["GB/s"] = benchmark::Counter(gbps, benchmark::Counter::kIsRate);
+  state.counters["peak_GB/s"] = measured_copy_gbps();
+}
+
+void BM_copy_peak(benchmark::State& state) {
+  setup();
+  Tensor a = zeros({kBytes / 4}, DType::Float32, kGpu), b = zeros({kBytes / 4}, DType::Float32, kGpu);
+  run_memory_bound(state, 2.0 * kBytes, [&] {
+    EMRRG_CUDA_CHECK(cudaMemcpy(b.raw_data(), a.raw_data(), kBytes, cudaMemcpyDeviceToDevice));
+  });
+}
+
+void BM_unary_exp(benchmark::State& state) {
+  setup();
+  Tensor x = full({kBytes / 4}, 0.5, DType::Float32, kGpu);
+  run_memory_bound(state, 2.0 * kBytes, [&] { benchmark::DoNotOptimize(exp(x).raw_data()); });
+}
+
+void BM_binary_add(benchmark::State& state) {
+  setup();
+  Tensor a = full({kBytes / 4}, 0.5, DType::Float32, kGpu), b = full({kBytes / 4}, 1.5, DType::Float32, kGpu);
+  run_memory_bound(state, 3.0 * kBytes, [&] { benchmark::DoNotOptimize(add(a, b).raw_data()); });
+}
+
+void BM_binary_add_broadcast_bf16(benchmark::State& state) {
+  setup();
+  const int64_t rows = kBytes / 2 / 4096;
+  Tensor a = full({rows, 4096}, 0.5, DType::BFloat16, kGpu), b = full({4096}, 1.5, DType::BFloat16, kGpu);
+  run_memory_bound(state, 2.0 * kBytes, [&] { benchmark::DoNotOptimize(add(a, b).raw_data()); });
+}
+
+void BM_sum_rows(benchmark::State& state) {
+  setup();
+  const int64_t n = state.range(0);
+  Tensor x = full({kBytes / 4 / n, n}, 0.5, DType::Float32, kGpu);
+  run_memory_bound(state, static_cast<double>(kBytes), [&] { benchmark::DoNotOptimize(sum(x, {1}).raw_data()); });
+}
+
+void BM_cublas_gemm(benchmark::State& state) {
+  setup();
+  const int64_t n = state.range(0);
+  const DType dtype = state.range(1) ? DType::BFloat16 : DType::Float32;
+  Tensor a = full({n, n}, 0.01, dtype, kGpu), b = full({n, n}, 0.02, dtype, kGpu);
+  Tensor c = empty({n, n}, dtype, kGpu);
+  cuda::matmul_out(a, b, c);
+  for (auto _ : state) state.SetIterationTime(time_ms([&] { cuda::matmul_out(a, b, c); }) * 1e-3);
+  state.counters["TFLOP/s"] =
+      benchmark::Counter(2.0 * n * n * n * static_cast<double>(state.iterations()) / 1e12, benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(BM_copy_peak)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_unary_exp)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_binary_add)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_binary_add_broadcast_bf16)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_sum_rows)->Arg(1024)->Arg(32768)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_cublas_gemm)->Args({8192, 0})->Args({8192, 1})->UseManualTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,32 @@
+#include "cuda/kernel_registration.h"
+
+#include "cuda/gemm.h"
+#include "cuda/kernels/elementwise.h"
+#include "ops/device_kernels.h"
+#include "runtime/device_kernels.h"
+
+namespace emrrg::cuda {
+
+void register_cuda_kernels() {
+  static const DeviceKernels ops = [] {
+    DeviceKernels k;
+    k.unary = &unary;
+    k.unary_backward = &unary_backward;
+    k.binary = &binary;
+    k.binary_backward = &binary_backward;
+    k.sum_rows = &sum_rows;
+    k.matmul = &matmul;
+    return k;
+  }();
+  static const RuntimeDeviceKernels runtime = [] {
+    RuntimeDeviceKernels k;
+    k.copy = &copy;
+    k.add_into = &add_into;
+    k.fill = &fill;
+    return k;
+  }();
+  register_device_kernels(DeviceType::CUDA, &ops);
+  register_runtime_device_kernels(DeviceType::CUDA, &runtime);
+}
+
+}  // namespace emrrg::cuda
