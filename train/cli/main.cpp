@@ -4,8 +4,16 @@
 #include <map>
 
 #include "train/cli/command_registry.h"
+#if defined(EMRRG_WITH_CUDA)
+#include "cuda/cuda_backend.h"
+#include "cuda/kernel_registration.h"
+#endif
 
 int main(int argc, char** argv) {
+#if defined(EMRRG_WITH_CUDA)
+  emrrg::cuda::register_cuda_backend();
+  emrrg::cuda::register_cuda_kernels();
+#endif
   CLI::App app{"emrrg: train and run EMRRG radiology report generation (Vision Mamba + Llama 2), no Python"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "emrrg 0.1.0");
