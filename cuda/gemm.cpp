@@ -11,6 +11,7 @@
 
 #include "cuda/cuda_check.h"
 #include "cuda/stream.h"
+#include "ops/matrix_layout.h"
 #include "runtime/view.h"
 
 namespace emrrg::cuda {
@@ -64,37 +65,6 @@ struct ThreadHandles {
       if (handles[d]) handle_pool(static_cast<int>(d)).release(handles[d]);
   }
 };
-
-// How cuBLAS sees the last two dims of an operand: a row-major matrix with leading dimension
-// `ld`, or (transposed) the transpose of one.
-struct MatrixLayout {
-  bool transposed = false;
-  int64_t ld = 0;
-};
-
-bool blas_layout(const Tensor& t, MatrixLayout& layout) {
-  const int64_t r = t.dim();
-  const int64_t rows = t.shape()[r - 2], cols = t.shape()[r - 1];
-  const int64_t s0 = t.strides()[r - 2], s1 = t.strides()[r - 1];
-  if ((s1 == 1 || cols == 1) && s0 >= std::max<int64_t>(cols, 1)) {
-    layout = {false, s0};
-    return true;
-  }
-  if ((s0 == 1 || rows == 1) && s1 >= std::max<int64_t>(rows, 1)) {
-    layout = {true, s1};
-    return true;
-  }
-  return false;
-}
-
-// A contiguous copy of a device tensor of any strides. There is no strided-copy kernel yet, so
-// the storage goes through the host; only operands no cuBLAS layout describes come here.
-Tensor contiguous_via_host(const Tensor& t) {
-  const auto& storage = t.storage();
-  Tensor host = empty({static_cast<int64_t>(storage->nbytes() / t.element_size())}, t.dtype());
-  device_backend(DeviceType::CUDA).copy(host.raw_data(), Device::cpu(), storage->data(), t.device(), storage->nbytes());
-  return to_device(to_contiguous(make_view(host, t.shape(), t.strides(), t.offset())), t.device());
-}
 
 struct GemmTypes {
   cudaDataType data;
@@ -150,11 +120,11 @@ void batched_gemm(Tensor a, Tensor b, void* c) {
   const int64_t m = a.shape()[r - 2], k = a.shape()[r - 1], n = b.shape()[r - 1];
   MatrixLayout la, lb;
   if (!blas_layout(a, la)) {
-    a = contiguous_via_host(a);
+    a = to_contiguous(a);
     blas_layout(a, la);
   }
   if (!blas_layout(b, lb)) {
-    b = contiguous_via_host(b);
+    b = to_contiguous(b);
     blas_layout(b, lb);
   }
   const int64_t batches = shape_numel(Shape(a.shape().begin(), a.shape().end() - 2));

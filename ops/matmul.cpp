@@ -6,34 +6,13 @@
 #include "ops/device_kernels.h"
 #include "ops/elementwise.h"
 #include "ops/kernel_util.h"
+#include "ops/matrix_layout.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
 
 namespace emrrg {
 
 namespace {
-
-// How BLAS sees the last two dims of an operand: row-major with leading dim `ld`, or the
-// transpose of a row-major matrix.
-struct MatrixLayout {
-  bool transposed = false;
-  int64_t ld = 0;
-};
-
-bool blas_layout(const Tensor& t, MatrixLayout& layout) {
-  const int64_t r = t.dim();
-  const int64_t rows = t.shape()[r - 2], cols = t.shape()[r - 1];
-  const int64_t s0 = t.strides()[r - 2], s1 = t.strides()[r - 1];
-  if ((s1 == 1 || cols == 1) && s0 >= std::max<int64_t>(cols, 1)) {
-    layout = {false, s0};
-    return true;
-  }
-  if ((s0 == 1 || rows == 1) && s1 >= std::max<int64_t>(rows, 1)) {
-    layout = {true, s1};
-    return true;
-  }
-  return false;
-}
 
 template <typename T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
@@ -116,6 +95,21 @@ Tensor matmul_kernel(const Tensor& a, const Tensor& b) {
 }
 
 }  // namespace
+
+bool blas_layout(const Tensor& t, MatrixLayout& layout) {
+  const int64_t r = t.dim();
+  const int64_t rows = t.shape()[r - 2], cols = t.shape()[r - 1];
+  const int64_t s0 = t.strides()[r - 2], s1 = t.strides()[r - 1];
+  if ((s1 == 1 || cols == 1) && s0 >= std::max<int64_t>(cols, 1)) {
+    layout = {false, s0};
+    return true;
+  }
+  if ((s0 == 1 || rows == 1) && s1 >= std::max<int64_t>(rows, 1)) {
+    layout = {true, s1};
+    return true;
+  }
+  return false;
+}
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   for (const Tensor* t : {&a, &b})
