@@ -2,6 +2,7 @@
 
 #include "cuda/gemm.h"
 #include "cuda/kernels/elementwise.h"
+#include "cuda/kernels/softmax.h"
 #include "ops/device_kernels.h"
 #include "runtime/device_kernels.h"
 
@@ -16,6 +17,10 @@ void register_cuda_kernels() {
     k.binary_backward = &binary_backward;
     k.sum_rows = &sum_rows;
     k.matmul = &matmul;
+    k.softmax_rows = &softmax_rows;
+    k.softmax_rows_backward = &softmax_rows_backward;
+    k.cross_entropy_rows = &cross_entropy_rows;
+    k.cross_entropy_rows_backward = &cross_entropy_rows_backward;
     return k;
   }();
   static const RuntimeDeviceKernels runtime = [] {

@@ -25,6 +25,17 @@ struct DeviceKernels {
   Tensor (*matmul)(const Tensor& a, const Tensor& b) = nullptr;
 
   // -- softmax, cross-entropy and normalisation (cuda/kernels/softmax.cu, cuda/kernels/norm.cu)
+  // Softmax (log-softmax when log_space) of each row: x [rows, n] contiguous -> [rows, n].
+  Tensor (*softmax_rows)(const Tensor& x, bool log_space) = nullptr;
+  // Its gradient from y = softmax_rows(x) and g, both [rows, n] contiguous of y's dtype -> [rows, n].
+  Tensor (*softmax_rows_backward)(const Tensor& y, const Tensor& g, bool log_space) = nullptr;
+  // Mean cross-entropy of logits [N, C] (contiguous) against target [N] (int32/int64 on the same
+  // device, each in [0, C) or ignore_index; `count` kept): {loss [] (NaN when count is 0), lse [N]}.
+  std::vector<Tensor> (*cross_entropy_rows)(const Tensor& logits, const Tensor& target, int64_t ignore_index,
+                                            int64_t count) = nullptr;
+  // d loss / d logits [N, C] from the forward's logits, target, lse [N] and the loss' gradient g [].
+  Tensor (*cross_entropy_rows_backward)(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& g,
+                                        int64_t ignore_index, int64_t count) = nullptr;
 
   // -- indexing, embedding, dropout, reductions, optimiser (cuda/kernels/indexing.cu, ...)
 };

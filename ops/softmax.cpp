@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "autograd/tape.h"
+#include "ops/device_kernels.h"
 #include "ops/elementwise.h"
 #include "ops/kernel_util.h"
 #include "ops/reduce.h"
@@ -40,16 +41,62 @@ template <typename T> Tensor softmax_rows(const Tensor& x, bool log_space) {
   return y;
 }
 
+// Like detail::check_floating, for tensors on any device.
+void check_floating_any_device(const char* op, const Tensor& t) {
+  if (!t.defined()) detail::op_error(op, "undefined tensor");
+  if (!is_floating(t.dtype()))
+    detail::op_error(op, std::string("needs a floating tensor, got ") + dtype_name(t.dtype()) + " of shape " +
+                             shape_str(t.shape()));
+}
+
+// t (contiguous or made so) as [rows, last dim]; a scalar is one row of one.
+Tensor as_rows(const Tensor& t) {
+  const int64_t n = t.dim() ? t.shape().back() : 1;
+  return *views::try_reshape(to_contiguous(t), {n ? t.numel() / n : 0, n});
+}
+
+// The device's kernels for softmax_last: rows of the last dim, forward and backward.
+Tensor device_softmax(const char* op, const Tensor& x, bool log_space) {
+  Tensor y = device_kernel(op, x, &DeviceKernels::softmax_rows)(as_rows(x), log_space);
+  return *views::try_reshape(y, x.shape());
+}
+Tensor device_softmax_backward(const char* op, const Tensor& y, const Tensor& g, bool log_space) {
+  Tensor gy = g.dtype() == y.dtype() ? g : convert(g, y.dtype());
+  Tensor gx = device_kernel(op, y, &DeviceKernels::softmax_rows_backward)(as_rows(y), as_rows(gy), log_space);
+  return *views::try_reshape(gx, y.shape());
+}
+
 Tensor softmax_last(const Tensor& x, bool log_space) {
-  detail::check_floating(log_space ? "log_softmax" : "softmax", x);
-  Tensor y = detail::dispatch_compute(x.dtype(), [&](auto tag) { return softmax_rows<decltype(tag)>(x, log_space); });
+  const char* op = log_space ? "log_softmax" : "softmax";
+  check_floating_any_device(op, x);
+  Tensor y = !x.device().is_cpu()
+                 ? device_softmax(op, x, log_space)
+                 : detail::dispatch_compute(x.dtype(), [&](auto tag) { return softmax_rows<decltype(tag)>(x, log_space); });
   if (y.dtype() != x.dtype()) y = convert(y, x.dtype());
-  autograd::record(log_space ? "log_softmax" : "softmax", {x}, {y}, [y, log_space](const std::vector<Tensor>& g) {
+  autograd::record(op, {x}, {y}, [op, y, log_space](const std::vector<Tensor>& g) {
+    if (!y.device().is_cpu()) return std::vector<Tensor>{device_softmax_backward(op, y, g[0], log_space)};
     if (log_space)  // g - softmax * sum(g)
       return std::vector<Tensor>{sub(g[0], mul(exp(y), sum(g[0], {-1}, true)))};
     return std::vector<Tensor>{mul(y, sub(g[0], sum(mul(g[0], y), {-1}, true)))};  // y (g - sum(g y))
   });
   return y;
+}
+
+// cross_entropy on the logits' device: logits as [N, C] rows, the target moved there if need be.
+Tensor device_cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, int64_t count) {
+  Tensor l = as_rows(logits);
+  Tensor t = to_contiguous(target.device() == logits.device() ? target : to_device(target, logits.device()));
+  t = *views::try_reshape(t, {l.shape()[0]});
+  const std::vector<Tensor> out =
+      device_kernel("cross_entropy", logits, &DeviceKernels::cross_entropy_rows)(l, t, ignore_index, count);
+  const Tensor lse = out[1];
+  const Shape ls = logits.shape();
+  autograd::record("cross_entropy", {logits}, {out[0]}, [l, t, lse, ignore_index, count, ls](const std::vector<Tensor>& g) {
+    Tensor gx = device_kernel("cross_entropy", l, &DeviceKernels::cross_entropy_rows_backward)(l, t, lse, g[0],
+                                                                                                ignore_index, count);
+    return std::vector<Tensor>{*views::try_reshape(gx, ls)};
+  });
+  return out[0];
 }
 
 Tensor along_last(const Tensor& x, int64_t dim, bool log_space) {
@@ -64,7 +111,7 @@ Tensor softmax(const Tensor& x, int64_t dim) { return along_last(x, dim, false);
 Tensor log_softmax(const Tensor& x, int64_t dim) { return along_last(x, dim, true); }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index) {
-  detail::check_floating("cross_entropy", logits);
+  check_floating_any_device("cross_entropy", logits);
   if (logits.dim() < 1) detail::op_error("cross_entropy", "logits must have a class dim, got a scalar");
   Shape lead(logits.shape().begin(), logits.shape().end() - 1);
   if (target.shape() != lead)
@@ -82,6 +129,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
                                             " out of range [0, " + std::to_string(C) + ")");
     ++count;
   }
+  if (!logits.device().is_cpu()) return device_cross_entropy(logits, target, ignore_index, count);
   const DType ct = detail::compute_dtype(logits.dtype());
   Tensor logp = detail::dispatch_compute(ct, [&](auto tag) { return softmax_rows<decltype(tag)>(logits, true); });
   double total = 0;
