@@ -2,6 +2,7 @@
 
 #include "cuda/gemm.h"
 #include "cuda/kernels/elementwise.h"
+#include "cuda/kernels/norm.h"
 #include "cuda/kernels/softmax.h"
 #include "ops/device_kernels.h"
 #include "runtime/device_kernels.h"
@@ -21,6 +22,8 @@ void register_cuda_kernels() {
     k.softmax_rows_backward = &softmax_rows_backward;
     k.cross_entropy_rows = &cross_entropy_rows;
     k.cross_entropy_rows_backward = &cross_entropy_rows_backward;
+    k.norm_rows = &norm_rows;
+    k.norm_rows_backward = &norm_rows_backward;
     return k;
   }();
   static const RuntimeDeviceKernels runtime = [] {

@@ -36,6 +36,14 @@ struct DeviceKernels {
   // d loss / d logits [N, C] from the forward's logits, target, lse [N] and the loss' gradient g [].
   Tensor (*cross_entropy_rows_backward)(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& g,
                                         int64_t ignore_index, int64_t count) = nullptr;
+  // layer_norm (rms false) or rms_norm of x [rows, D] contiguous; weight, bias [D] or undefined:
+  // {y [rows, D], mean [rows] (0 for rms), rstd [rows]}, statistics in float32 or better.
+  std::vector<Tensor> (*norm_rows)(bool rms, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                   double eps) = nullptr;
+  // {gx [rows, D], gweight [D] if weight is defined, gbias [D] if with_bias} from x, weight,
+  // g [rows, D] and the forward's mean and rstd.
+  std::vector<Tensor> (*norm_rows_backward)(bool rms, const Tensor& x, const Tensor& weight, const Tensor& g,
+                                            const Tensor& mean, const Tensor& rstd, bool with_bias) = nullptr;
 
   // -- indexing, embedding, dropout, reductions, optimiser (cuda/kernels/indexing.cu, ...)
 };

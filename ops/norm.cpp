@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/tape.h"
+#include "ops/device_kernels.h"
 #include "ops/kernel_util.h"
 
 namespace emrrg {
@@ -117,24 +118,58 @@ std::vector<Tensor> norm_backward(NormKind kind, const Tensor& x, const Tensor& 
   return out;
 }
 
+// x or g as the contiguous [rows, D] the device kernels take.
+Tensor device_rows(const Tensor& t, int64_t D) { return *views::try_reshape(to_contiguous(t), {D ? t.numel() / D : 0, D}); }
+Tensor contiguous_if_defined(const Tensor& p) { return p.defined() ? to_contiguous(p) : p; }
+
+// normalize's forward and backward with the kernels of x's device.
+Tensor device_norm_forward(NormKind kind, const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                           double eps, NormStats& stats) {
+  const int64_t D = x.shape().back();
+  std::vector<Tensor> out = device_kernel(op, x, &DeviceKernels::norm_rows)(
+      kind == NormKind::Rms, device_rows(x, D), contiguous_if_defined(weight), contiguous_if_defined(bias), eps);
+  stats.mean = out[1];
+  stats.rstd = out[2];
+  return *views::try_reshape(out[0], x.shape());
+}
+std::vector<Tensor> device_norm_backward(NormKind kind, const char* op, const Tensor& x, const Tensor& weight,
+                                         const Tensor& g, const NormStats& stats, bool has_bias) {
+  const int64_t D = x.shape().back();
+  Tensor gc = g.dtype() == x.dtype() ? g : convert(g, x.dtype());
+  std::vector<Tensor> grads = device_kernel(op, x, &DeviceKernels::norm_rows_backward)(
+      kind == NormKind::Rms, device_rows(x, D), contiguous_if_defined(weight), device_rows(gc, D),
+      stats.mean, stats.rstd, has_bias);
+  grads[0] = *views::try_reshape(grads[0], x.shape());
+  return grads;
+}
+
 Tensor normalize(NormKind kind, const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
-  detail::check_floating(op, x);
+  if (!x.defined()) detail::op_error(op, "undefined tensor");
+  if (!is_floating(x.dtype()))
+    detail::op_error(op, std::string("needs a floating tensor, got ") + dtype_name(x.dtype()) + " of shape " +
+                             shape_str(x.shape()));
   if (x.dim() < 1) detail::op_error(op, "input must have at least one dim");
   const int64_t D = x.shape().back();
   for (const Tensor* p : {&weight, &bias}) {
     if (!p->defined()) continue;
     detail::check_same_dtype(op, x, *p);
+    if (p->device() != x.device())
+      detail::op_error(op, "parameter on " + p->device().str() + ", input on " + x.device().str());
     if (p->dim() != 1 || p->shape()[0] != D)
       detail::op_error(op, "parameter " + shape_str(p->shape()) + " does not match the last dim of input " +
                                shape_str(x.shape()));
   }
   auto stats = std::make_shared<NormStats>();
-  Tensor y = detail::dispatch_compute(x.dtype(), [&](auto tag) {
-    return norm_forward<decltype(tag)>(kind, x, weight, bias, eps, *stats);
-  });
+  Tensor y;
+  if (!x.device().is_cpu())
+    y = device_norm_forward(kind, op, x, weight, bias, eps, *stats);
+  else
+    y = detail::dispatch_compute(x.dtype(),
+                                 [&](auto tag) { return norm_forward<decltype(tag)>(kind, x, weight, bias, eps, *stats); });
   if (y.dtype() != x.dtype()) y = convert(y, x.dtype());
   const bool has_bias = bias.defined();
-  autograd::record(op, {x, weight, bias}, {y}, [kind, x, weight, stats, has_bias](const std::vector<Tensor>& g) {
+  autograd::record(op, {x, weight, bias}, {y}, [kind, op, x, weight, stats, has_bias](const std::vector<Tensor>& g) {
+    if (!x.device().is_cpu()) return device_norm_backward(kind, op, x, weight, g[0], *stats, has_bias);
     std::vector<Tensor> grads = detail::dispatch_compute(
         x.dtype(), [&](auto tag) { return norm_backward<decltype(tag)>(kind, x, weight, g[0], *stats, has_bias); });
     for (Tensor& t : grads)
