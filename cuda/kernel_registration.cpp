@@ -2,7 +2,9 @@
 
 #include "cuda/gemm.h"
 #include "cuda/kernels/elementwise.h"
+#include "cuda/kernels/indexing.h"
 #include "cuda/kernels/norm.h"
+#include "cuda/kernels/reduce.h"
 #include "cuda/kernels/softmax.h"
 #include "ops/device_kernels.h"
 #include "runtime/device_kernels.h"
@@ -24,6 +26,12 @@ void register_cuda_kernels() {
     k.cross_entropy_rows_backward = &cross_entropy_rows_backward;
     k.norm_rows = &norm_rows;
     k.norm_rows_backward = &norm_rows_backward;
+    k.index_select = &index_select;
+    k.index_add = &index_add;
+    k.gather = &gather;
+    k.gather_backward = &gather_backward;
+    k.argmax_rows = &argmax_rows;
+    k.var_rows = &var_rows;
     return k;
   }();
   static const RuntimeDeviceKernels runtime = [] {

@@ -46,6 +46,22 @@ struct DeviceKernels {
                                             const Tensor& mean, const Tensor& rstd, bool with_bias) = nullptr;
 
   // -- indexing, embedding, dropout, reductions, optimiser (cuda/kernels/indexing.cu, ...)
+  // Index tensors are int32 or int64 on x's device, already range-checked by the op.
+  // x [pre, n, post] (any dtype and strides), index of m entries (any shape, read in order)
+  // -> [pre, m, post] contiguous; embedding is dim 0 of [V, D].
+  Tensor (*index_select)(const Tensor& x, int64_t dim, const Tensor& index) = nullptr;
+  // g [pre, m, post] -> zeros(x_shape [pre, n, post]) with g's rows added at index[j] along dim,
+  // in ascending j for every destination row (deterministic, no float atomics).
+  Tensor (*index_add)(const Tensor& g, const Shape& x_shape, int64_t dim, const Tensor& index) = nullptr;
+  // out[e] = x[e with coordinate dim replaced by index[e]]; index has x's rank -> index's shape.
+  Tensor (*gather)(const Tensor& x, int64_t dim, const Tensor& index) = nullptr;
+  // g (index's shape) scattered and summed into zeros(x_shape), ascending along dim.
+  Tensor (*gather_backward)(const Tensor& g, const Shape& x_shape, int64_t dim, const Tensor& index) = nullptr;
+  // First position of the maximum (a NaN counts as the maximum) of each row of a contiguous
+  // [rows, n] tensor -> int64 [rows].
+  Tensor (*argmax_rows)(const Tensor& x) = nullptr;
+  // sum_j (x[r, j] - mean_r)^2 / denom for each row of a contiguous [rows, n] -> [rows].
+  Tensor (*var_rows)(const Tensor& x, double denom) = nullptr;
 };
 
 void register_device_kernels(DeviceType type, const DeviceKernels* kernels);

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "autograd/tape.h"
+#include "ops/device_kernels.h"
 #include "ops/kernel_util.h"
 #include "ops/shape.h"
 
@@ -89,6 +90,28 @@ Tensor index_add_kernel(const Tensor& g, const Shape& x_shape, int64_t dim, cons
   return out.dtype() == g.dtype() ? out : convert(out, g.dtype());
 }
 
+// Rows along dim picked by the (already checked) indices: a device kernel reading `index` on
+// the device, or the CPU kernel reading the host copy `idx`.
+Tensor select_rows(const Tensor& x, int64_t dim, const Tensor& index, const std::vector<int64_t>& idx) {
+  if (!x.device().is_cpu()) return device_kernel("index_select", x, &DeviceKernels::index_select)(x, dim, index);
+  return index_select_kernel(x, dim, idx);
+}
+
+// The backward of select_rows: g's rows summed into zeros of x_shape.
+Tensor add_rows(const Tensor& g, const Shape& x_shape, int64_t dim, const Tensor& index,
+                const std::vector<int64_t>& idx) {
+  if (!g.device().is_cpu()) return device_kernel("index_select", g, &DeviceKernels::index_add)(g, x_shape, dim, index);
+  return index_add_kernel(g, x_shape, dim, idx);
+}
+
+// check_floating for any device.
+void check_floating_tensor(const char* op, const Tensor& t) {
+  if (!t.defined()) detail::op_error(op, "undefined tensor");
+  if (!is_floating(t.dtype()))
+    detail::op_error(op, std::string("needs a floating tensor, got ") + dtype_name(t.dtype()) + " of shape " +
+                             shape_str(t.shape()));
+}
+
 }  // namespace
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
@@ -151,14 +174,13 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
 }
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
-  if (!x.device().is_cpu()) detail::op_error("index_select", "no kernel for device " + x.device().str());
   if (index.dim() != 1) detail::op_error("index_select", "index must be 1-D, got " + shape_str(index.shape()));
   dim = views::wrap_dim(dim, x.dim(), "index_select");
   const std::vector<int64_t> idx = read_indices("index_select", index, x.shape()[dim]);
-  Tensor y = index_select_kernel(x, dim, idx);
+  Tensor y = select_rows(x, dim, index, idx);
   const Shape xs = x.shape();
-  autograd::record("index_select", {x}, {y}, [xs, dim, idx](const std::vector<Tensor>& g) {
-    return std::vector<Tensor>{index_add_kernel(g[0], xs, dim, idx)};
+  autograd::record("index_select", {x}, {y}, [xs, dim, index, idx](const std::vector<Tensor>& g) {
+    return std::vector<Tensor>{add_rows(g[0], xs, dim, index, idx)};
   });
   return y;
 }
@@ -166,20 +188,20 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
   if (weight.dim() != 2) detail::op_error("embedding", "weight must be [V, D], got " + shape_str(weight.shape()));
   const std::vector<int64_t> idx = read_indices("embedding", ids, weight.shape()[0]);
-  Tensor rows = index_select_kernel(weight, 0, idx);
+  Tensor rows = select_rows(weight, 0, ids, idx);  // ids of any shape, read in order
   Shape out_shape = ids.shape();
   out_shape.push_back(weight.shape()[1]);
   Tensor y = *views::try_reshape(rows, out_shape);
   const Shape ws = weight.shape();
-  autograd::record("embedding", {weight}, {y}, [ws, idx](const std::vector<Tensor>& g) {
+  autograd::record("embedding", {weight}, {y}, [ws, ids, idx](const std::vector<Tensor>& g) {
     Tensor g2 = reshape(g[0], {static_cast<int64_t>(idx.size()), ws[1]});
-    return std::vector<Tensor>{index_add_kernel(g2, ws, 0, idx)};
+    return std::vector<Tensor>{add_rows(g2, ws, 0, ids, idx)};
   });
   return y;
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
-  detail::check_floating("gather", x);
+  check_floating_tensor("gather", x);
   dim = views::wrap_dim(dim, x.dim(), "gather");
   if (index.dim() != x.dim())
     detail::op_error("gather", "index " + shape_str(index.shape()) + " must have the rank of input " + shape_str(x.shape()));
@@ -189,6 +211,15 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
                                      " in dim " + std::to_string(d));
   const std::vector<int64_t> idx = read_indices("gather", index, x.shape()[dim]);
   const Shape is = index.shape();
+  const Shape xshape = x.shape();
+  if (!x.device().is_cpu()) {
+    Tensor y = device_kernel("gather", x, &DeviceKernels::gather)(x, dim, index);
+    autograd::record("gather", {x}, {y}, [xshape, dim, index](const std::vector<Tensor>& g) {
+      return std::vector<Tensor>{
+          device_kernel("gather", g[0], &DeviceKernels::gather_backward)(g[0], xshape, dim, index)};
+    });
+    return y;
+  }
   const std::vector<int64_t> offsets = gather_offsets(is, x.strides(), x.offset(), dim, idx);
   Tensor y = empty(is, x.dtype());
   dispatch_dtype(x.dtype(), [&](auto tag) {
@@ -197,7 +228,6 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
     T* dst = y.data<T>();
     for (size_t e = 0; e < offsets.size(); ++e) dst[e] = src[offsets[e]];
   });
-  const Shape xshape = x.shape();
   autograd::record("gather", {x}, {y}, [xshape, is, dim, idx](const std::vector<Tensor>& g) {
     const DType ct = detail::compute_dtype(g[0].dtype());
     Tensor gc = to_contiguous(convert(g[0], ct));

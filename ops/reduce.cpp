@@ -83,17 +83,32 @@ Tensor restore_dtype(const Tensor& y, DType want) { return y.dtype() == want ? y
 }  // namespace
 
 namespace {
-// Sum on a device: reduced dims moved last and made contiguous there, then a row kernel.
-Tensor device_sum(const Tensor& x, const ReducePlan& p) {
+// Reductions on a device: reduced dims moved last and made contiguous there, as the
+// [rows, row_len] input of a row kernel, whose [rows] result is reshaped to the output shape.
+Tensor device_rows(const Tensor& x, const ReducePlan& p) {
   std::vector<int64_t> perm;
   for (int64_t d = 0; d < x.dim(); ++d)
     if (!p.reduced[d]) perm.push_back(d);
   for (int64_t d = 0; d < x.dim(); ++d)
     if (p.reduced[d]) perm.push_back(d);
   Tensor rows = to_contiguous(x.dim() ? views::permute(x, perm) : x);
-  rows = *views::try_reshape(rows, {p.rows, p.row_len});
-  Tensor y = device_kernel("sum", x, &DeviceKernels::sum_rows)(rows);
+  return *views::try_reshape(rows, {p.rows, p.row_len});
+}
+
+Tensor device_sum(const Tensor& x, const ReducePlan& p) {
+  Tensor y = device_kernel("sum", x, &DeviceKernels::sum_rows)(device_rows(x, p));
   return *views::try_reshape(y, p.out_shape);
+}
+
+Tensor device_var(const Tensor& x, const ReducePlan& p, double denom) {
+  Tensor y = device_kernel("var", x, &DeviceKernels::var_rows)(device_rows(x, p), denom);
+  return *views::try_reshape(y, p.out_shape);
+}
+
+// check_floating for any device.
+void check_floating_tensor(const char* op, const Tensor& x) {
+  if (!x.defined() || !is_floating(x.dtype()))
+    detail::op_error(op, "needs a floating tensor, got " + (x.defined() ? x.str() : std::string("undefined")));
 }
 }  // namespace
 
@@ -123,12 +138,12 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
-  detail::check_floating("var", x);
+  check_floating_tensor("var", x);
   ReducePlan p = plan_reduce("var", x, dims, keepdim);
   const double denom = static_cast<double>(p.row_len - correction);
   if (denom <= 0) detail::op_error("var", "reducing " + std::to_string(p.row_len) + " elements with correction " +
                                               std::to_string(correction));
-  Tensor y = dispatch_compute(x.dtype(), [&](auto tag) {
+  Tensor y = !x.device().is_cpu() ? device_var(x, p, denom) : dispatch_compute(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return reduce_rows<T, T>(x, p, [denom](const T* r, int64_t n) {
       double m = 0;
@@ -151,9 +166,10 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction
 }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
-  if (!x.device().is_cpu()) detail::op_error("argmax", "no kernel for device " + x.device().str());
   ReducePlan p = plan_reduce("argmax", x, {dim}, keepdim);
   if (p.row_len == 0) detail::op_error("argmax", "empty dim in shape " + shape_str(x.shape()));
+  if (!x.device().is_cpu())
+    return *views::try_reshape(device_kernel("argmax", x, &DeviceKernels::argmax_rows)(device_rows(x, p)), p.out_shape);
   return dispatch_compute(compute_dtype(is_floating(x.dtype()) ? x.dtype() : DType::Float64), [&](auto tag) {
     using T = decltype(tag);
     return reduce_rows<T, int64_t>(x, p, [](const T* r, int64_t n) {
@@ -166,7 +182,7 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
-  detail::check_floating("max", x);
+  check_floating_tensor("max", x);
   ReducePlan p = plan_reduce("max", x, {dim}, keepdim);
   Tensor idx = argmax(x, dim, true);
   const int64_t d = views::wrap_dim(dim, x.dim(), "max");
