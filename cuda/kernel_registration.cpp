@@ -1,6 +1,8 @@
 #include "cuda/kernel_registration.h"
 
 #include "cuda/gemm.h"
+#include "cuda/kernels/adamw.h"
+#include "cuda/kernels/dropout.h"
 #include "cuda/kernels/elementwise.h"
 #include "cuda/kernels/indexing.h"
 #include "cuda/kernels/norm.h"
@@ -32,6 +34,8 @@ void register_cuda_kernels() {
     k.gather_backward = &gather_backward;
     k.argmax_rows = &argmax_rows;
     k.var_rows = &var_rows;
+    k.dropout_scale = &dropout_scale;
+    k.adamw_step = &adamw_step;
     return k;
   }();
   static const RuntimeDeviceKernels runtime = [] {

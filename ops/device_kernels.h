@@ -62,6 +62,19 @@ struct DeviceKernels {
   Tensor (*argmax_rows)(const Tensor& x) = nullptr;
   // sum_j (x[r, j] - mean_r)^2 / denom for each row of a contiguous [rows, n] -> [rows].
   Tensor (*var_rows)(const Tensor& x, double denom) = nullptr;
+  // Inverted-dropout scale in x's shape and dtype: 1 / keep_prob where Philox element i of
+  // (seed, offset) is below keep_prob (the CPU's bernoulli_mask), else 0.
+  Tensor (*dropout_scale)(const Tensor& x, double keep_prob, uint64_t seed, uint64_t offset) = nullptr;
+  // One AdamW update in float32 of a contiguous param (float32, bfloat16 or float16) with its
+  // gradient (param's shape) and float32 moments m, v (param's shape), in place; the same
+  // expressions as train::AdamW::step on the CPU.
+  struct AdamWScalars {
+    float decay;  // 1 - lr * weight_decay
+    float beta1, one_minus_beta1, beta2, one_minus_beta2;
+    float bias_correction2_sqrt, eps, step_size;  // step_size = lr / (1 - beta1^t)
+  };
+  void (*adamw_step)(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
+                     const AdamWScalars& s) = nullptr;
 };
 
 void register_device_kernels(DeviceType type, const DeviceKernels* kernels);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "ops/device_kernels.h"
 #include "runtime/threading.h"
 
 namespace emrrg::train {
@@ -13,6 +14,7 @@ namespace {
 // writes p back in the parameter's dtype.
 template <typename Fn> void update_elementwise(const Tensor& param, Fn&& fn) {
   if (!param.grad().defined()) return;
+  if (!param.device().is_cpu()) throw std::invalid_argument("optimizer: no update kernel for " + param.str());
   if (!param.is_contiguous()) throw std::invalid_argument("optimizer: parameter " + param.str() + " is not contiguous");
   const DType wt = param.dtype() == DType::Float64 ? DType::Float64 : DType::Float32;
   Tensor p = param.dtype() == wt ? param : convert(param, wt);
@@ -96,6 +98,14 @@ void AdamW::step() {
     for (const Tensor& param : group.params) {
       const Tensor m = m_[k], v = v_[k];
       ++k;
+      if (!param.device().is_cpu()) {
+        if (!param.grad().defined()) continue;
+        // The fused kernel evaluates the expressions below with these float32 constants.
+        const auto f = [](double c) { return static_cast<float>(c); };
+        const DeviceKernels::AdamWScalars s{f(decay), f(b1), f(1 - b1), f(b2), f(1 - b2), f(bc2_sqrt), f(eps), f(step_size)};
+        device_kernel("AdamW", param, &DeviceKernels::adamw_step)(param, param.grad(), m, v, s);
+        continue;
+      }
       update_elementwise(param, [&](auto& p, auto g, int64_t i) {
         using T = std::remove_reference_t<decltype(p)>;
         T& mi = state_ptr<T>(m)[i];
