@@ -118,15 +118,7 @@ std::vector<BatchDim> coalesced_batch(const Tensor& a, const Tensor& b, int64_t 
 void batched_gemm(Tensor a, Tensor b, void* c) {
   const int64_t r = a.dim();
   const int64_t m = a.shape()[r - 2], k = a.shape()[r - 1], n = b.shape()[r - 1];
-  MatrixLayout la, lb;
-  if (!blas_layout(a, la)) {
-    a = to_contiguous(a);
-    blas_layout(a, la);
-  }
-  if (!blas_layout(b, lb)) {
-    b = to_contiguous(b);
-    blas_layout(b, lb);
-  }
+  const MatrixLayout la = as_blas_operand(a), lb = as_blas_operand(b);
   const int64_t batches = shape_numel(Shape(a.shape().begin(), a.shape().end() - 2));
   const size_t elem = a.element_size();
   if (m == 0 || n == 0 || batches == 0) return;

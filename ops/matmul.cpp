@@ -29,15 +29,7 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
 template <typename T> Tensor batched_gemm(Tensor a, Tensor b) {
   const int64_t r = a.dim();
   const int64_t m = a.shape()[r - 2], k = a.shape()[r - 1], n = b.shape()[r - 1];
-  MatrixLayout la, lb;
-  if (!blas_layout(a, la)) {
-    a = to_contiguous(a);
-    blas_layout(a, la);
-  }
-  if (!blas_layout(b, lb)) {
-    b = to_contiguous(b);
-    blas_layout(b, lb);
-  }
+  const MatrixLayout la = as_blas_operand(a), lb = as_blas_operand(b);
   Shape out_shape(a.shape().begin(), a.shape().end() - 2);
   out_shape.push_back(m);
   out_shape.push_back(n);
@@ -109,6 +101,15 @@ bool blas_layout(const Tensor& t, MatrixLayout& layout) {
     return true;
   }
   return false;
+}
+
+MatrixLayout as_blas_operand(Tensor& t) {
+  MatrixLayout layout;
+  if (!blas_layout(t, layout)) {
+    t = to_contiguous(t);
+    blas_layout(t, layout);
+  }
+  return layout;
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {

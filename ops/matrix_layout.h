@@ -15,5 +15,7 @@ struct MatrixLayout {
 
 // False when the strides fit neither form (the operand must be made contiguous first).
 bool blas_layout(const Tensor& t, MatrixLayout& layout);
+// The layout of t, replacing t by a contiguous copy first when no layout fits.
+MatrixLayout as_blas_operand(Tensor& t);
 
 }  // namespace emrrg

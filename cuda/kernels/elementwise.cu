@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "cuda/kernels/storage.h"
 #include "cuda/launch.h"
 #include "runtime/coalesce.h"
 #include "runtime/view.h"
@@ -17,7 +18,6 @@ namespace emrrg::cuda {
 namespace {
 
 constexpr int kMaxDims = 8;
-constexpr int kBlock = 256;
 
 // Shape and per-operand strides/offsets after coalescing; operand 0 is the output.
 template <int N> struct Geometry {
@@ -64,16 +64,12 @@ template <int N> __device__ __forceinline__ void offsets_of(const Geometry<N>& g
   }
 }
 
-template <typename S> __device__ __forceinline__ float load(const S* p) {
-  if constexpr (std::is_same_v<S, float>) return __ldg(p);
-  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return __bfloat162float(*p);
-  else return __half2float(*p);
-}
-template <typename S> __device__ __forceinline__ S to_storage(float v) {
-  if constexpr (std::is_same_v<S, float>) return v;
-  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return __float2bfloat16(v);
-  else return __float2half(v);
-}
+using storage::check_cuda_floating;
+using storage::dispatch_storage;
+using storage::grid_for;
+using storage::kBlock;
+using storage::load;
+using storage::to_storage;
 
 #define EMRRG_GRID_STRIDE(i, n) \
   for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < (n); i += int64_t{gridDim.x} * blockDim.x)
@@ -176,24 +172,8 @@ template <typename S> __global__ void fill_kernel(Geometry<1> g, S* dst, S value
   }
 }
 
-unsigned grid_for(int64_t n) {
-  return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>((n + kBlock - 1) / kBlock, 4096)));
-}
-
-void check_cuda_floating(const char* op, const Tensor& t) {
-  if (t.device().type != DeviceType::CUDA) throw std::invalid_argument(std::string(op) + ": " + t.str() + " is not a CUDA tensor");
-  if (t.dtype() != DType::Float32 && t.dtype() != DType::BFloat16 && t.dtype() != DType::Float16)
-    throw std::invalid_argument(std::string(op) + ": CUDA kernels take float32, bfloat16 or float16, got " + t.str());
-}
-
-// Calls fn(S{}) with the storage type of a floating CUDA tensor.
-template <typename Fn> void dispatch_storage(DType t, Fn&& fn) {
-  if (t == DType::Float32) fn(float{});
-  else if (t == DType::BFloat16) fn(__nv_bfloat16{});
-  else fn(__half{});
-}
-
-template <typename S> S* ptr(const Tensor& t) { return static_cast<S*>(t.storage()->data()); }
+// Kernels here index from the storage's start (offsets live in the Geometry).
+template <typename S> S* base_ptr(const Tensor& t) { return static_cast<S*>(t.storage()->data()); }
 
 }  // namespace
 
@@ -215,8 +195,8 @@ Tensor unary(UnaryOp op, const Tensor& x, double a, double b) {
     }
     dispatch_storage(x.dtype(), [&](auto s) {
       using S = decltype(s);
-      EMRRG_LAUNCH((unary_forward_kernel<OP, S>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, ptr<S>(out),
-                   ptr<S>(x), fa, fb);
+      EMRRG_LAUNCH((unary_forward_kernel<OP, S>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, base_ptr<S>(out),
+                   base_ptr<S>(x), fa, fb);
     });
   });
   return out;
@@ -233,8 +213,8 @@ Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor
     constexpr UnaryOp OP = decltype(code)::value;
     dispatch_storage(x.dtype(), [&](auto s) {
       using S = decltype(s);
-      EMRRG_LAUNCH((unary_backward_kernel<OP, S>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, ptr<S>(gx),
-                   ptr<S>(x), ptr<S>(y), ptr<S>(gc), static_cast<float>(a), static_cast<float>(b));
+      EMRRG_LAUNCH((unary_backward_kernel<OP, S>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, base_ptr<S>(gx),
+                   base_ptr<S>(x), base_ptr<S>(y), base_ptr<S>(gc), static_cast<float>(a), static_cast<float>(b));
     });
   });
   return gx;
@@ -251,8 +231,8 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
     constexpr BinaryOp OP = decltype(code)::value;
     dispatch_storage(a.dtype(), [&](auto s) {
       using S = decltype(s);
-      EMRRG_LAUNCH((binary_forward_kernel<OP, S>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, ptr<S>(out),
-                   ptr<S>(a), ptr<S>(b));
+      EMRRG_LAUNCH((binary_forward_kernel<OP, S>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, base_ptr<S>(out),
+                   base_ptr<S>(a), base_ptr<S>(b));
     });
   });
   return out;
@@ -271,8 +251,8 @@ Tensor binary_backward(BinaryOp op, bool wrt_b, const Tensor& a, const Tensor& b
     constexpr BinaryOp OP = decltype(code)::value;
     dispatch_storage(a.dtype(), [&](auto s) {
       using S = decltype(s);
-      EMRRG_LAUNCH((binary_backward_kernel<OP, S>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, ptr<S>(d),
-                   ptr<S>(a), ptr<S>(b), ptr<S>(y), ptr<S>(gc), wrt_b);
+      EMRRG_LAUNCH((binary_backward_kernel<OP, S>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, base_ptr<S>(d),
+                   base_ptr<S>(a), base_ptr<S>(b), base_ptr<S>(y), base_ptr<S>(gc), wrt_b);
     });
   });
   return d;
@@ -290,7 +270,7 @@ Tensor sum_rows(const Tensor& x) {
     // Short rows get one warp, long rows a full block.
     const unsigned threads = static_cast<unsigned>(std::clamp<int64_t>((n + 31) / 32 * 32, 32, kBlock));
     EMRRG_LAUNCH(sum_rows_kernel<S>, dim3(grid), dim3(threads), 0, nullptr, static_cast<const S*>(x.raw_data()),
-                 ptr<S>(out), rows, n);
+                 base_ptr<S>(out), rows, n);
   });
   return out;
 }
@@ -299,7 +279,7 @@ namespace {
 template <typename D> void copy_from(const Geometry<2>& g, const Tensor& dst, const Tensor& src) {
   auto launch = [&](auto s) {
     using S = decltype(s);
-    EMRRG_LAUNCH((copy_kernel<D, S>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, ptr<D>(dst), ptr<S>(src));
+    EMRRG_LAUNCH((copy_kernel<D, S>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, base_ptr<D>(dst), base_ptr<S>(src));
   };
   switch (src.dtype()) {
     case DType::Float32: launch(float{}); break;
@@ -312,12 +292,12 @@ template <typename D> void copy_from(const Geometry<2>& g, const Tensor& dst, co
 
 // Same-dtype copies move raw elements of the same size.
 template <typename E> void copy_raw(const Geometry<2>& g, const Tensor& dst, const Tensor& src) {
-  EMRRG_LAUNCH((copy_kernel<E, E>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, ptr<E>(dst), ptr<E>(src));
+  EMRRG_LAUNCH((copy_kernel<E, E>), dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, base_ptr<E>(dst), base_ptr<E>(src));
 }
 template <typename E> void fill_as(const Geometry<1>& g, const Tensor& t, const Tensor& one) {
   E bits;
   std::memcpy(&bits, one.raw_data(), sizeof(E));
-  EMRRG_LAUNCH(fill_kernel<E>, dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, ptr<E>(t), bits);
+  EMRRG_LAUNCH(fill_kernel<E>, dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, base_ptr<E>(t), bits);
 }
 }  // namespace
 
@@ -348,7 +328,7 @@ void add_into(const Tensor& dst, const Tensor& src) {
   const Geometry<2> g = make_geometry<2>("add_into", {dst, s});
   dispatch_storage(dst.dtype(), [&](auto st) {
     using S = decltype(st);
-    EMRRG_LAUNCH(add_into_kernel<S>, dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, ptr<S>(dst), ptr<S>(s));
+    EMRRG_LAUNCH(add_into_kernel<S>, dim3(grid_for(g.numel)), dim3(kBlock), 0, nullptr, g, base_ptr<S>(dst), base_ptr<S>(s));
   });
 }
 

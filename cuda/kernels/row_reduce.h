@@ -1,5 +1,4 @@
-// Device helpers of the row-wise kernels (softmax.cu, norm.cu): float32 loads and stores of the
-// storage types, and reductions over the threads that share one row of a [rows, n] tensor.
+// Device helpers of the row-wise kernels (softmax.cu, norm.cu): reductions over the threads that share one row of a [rows, n] tensor.
 // A row belongs either to one warp (short rows: block (32, kRowsPerBlock), the row is
 // blockIdx.x * blockDim.y + threadIdx.y) or to a whole block (long rows: block (threads, 1),
 // the row is blockIdx.x). Either way threadIdx.x in [0, blockDim.x) strides the row.
@@ -11,6 +10,7 @@
 #include <string>
 #include <type_traits>
 
+#include "cuda/kernels/storage.h"
 #include "cuda/launch.h"
 #include "runtime/tensor.h"
 
@@ -19,20 +19,9 @@ namespace emrrg::cuda::rows {
 constexpr unsigned kFullMask = 0xffffffffu;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-template <typename S> __device__ __forceinline__ float to_float(S v) {
-  if constexpr (std::is_same_v<S, float>) return v;
-  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return __bfloat162float(v);
-  else return __half2float(v);
-}
-template <typename S> __device__ __forceinline__ float load(const S* p) {
-  if constexpr (std::is_same_v<S, float>) return __ldg(p);
-  else return to_float(*p);
-}
-template <typename S> __device__ __forceinline__ S to_storage(float v) {
-  if constexpr (std::is_same_v<S, float>) return v;
-  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return __float2bfloat16(v);
-  else return __float2half(v);
-}
+using storage::load;
+using storage::to_float;
+using storage::to_storage;
 
 // Reductions carry a float, or a float2 when one pass combines two statistics (a max and a
 // sum of exponentials, or two sums). Combine functors must be commutative bit for bit: the
@@ -128,18 +117,9 @@ inline RowLaunch row_launch(const char* op, int64_t rows, int64_t n) {
   return l;
 }
 
-inline void check_cuda_floating(const char* op, const Tensor& t) {
-  if (t.device().type != DeviceType::CUDA) throw std::invalid_argument(std::string(op) + ": " + t.str() + " is not a CUDA tensor");
-  if (t.dtype() != DType::Float32 && t.dtype() != DType::BFloat16 && t.dtype() != DType::Float16)
-    throw std::invalid_argument(std::string(op) + ": CUDA kernels take float32, bfloat16 or float16, got " + t.str());
-}
-
-// Calls fn(S{}) with the storage type of a floating CUDA tensor.
-template <typename Fn> void dispatch_storage(DType t, Fn&& fn) {
-  if (t == DType::Float32) fn(float{});
-  else if (t == DType::BFloat16) fn(__nv_bfloat16{});
-  else fn(__half{});
-}
+using storage::check_cuda_floating;
+using storage::dispatch_storage;
+using storage::ptr;
 
 // Calls fn(std::bool_constant<a>{}, std::bool_constant<b>{}): kernel variants as template arguments.
 template <typename Fn> void dispatch_bools(bool a, bool b, Fn&& fn) {
@@ -150,10 +130,6 @@ template <typename Fn> void dispatch_bools(bool a, bool b, Fn&& fn) {
     if (b) fn(std::false_type{}, std::true_type{});
     else fn(std::false_type{}, std::false_type{});
   }
-}
-
-template <typename T> T* ptr(const Tensor& t) {
-  return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr;
 }
 
 }  // namespace emrrg::cuda::rows

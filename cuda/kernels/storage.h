@@ -1,6 +1,5 @@
-// Helpers shared by indexing.cu, reduce.cu, dropout.cu and adamw.cu: float32 loads and stores
-// of the floating storage types (float, __nv_bfloat16, __half), dtype dispatch on the host,
-// argument checks and grid sizing.
+// Helpers shared by every kernel file: float32 loads and stores of the floating storage types
+// (float, __nv_bfloat16, __half), dtype dispatch on the host, argument checks and grid sizing.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -15,10 +14,14 @@ namespace emrrg::cuda::storage {
 
 constexpr int kBlock = 256;
 
+template <typename S> __device__ __forceinline__ float to_float(S v) {
+  if constexpr (std::is_same_v<S, float>) return v;
+  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return __bfloat162float(v);
+  else return __half2float(v);
+}
 template <typename S> __device__ __forceinline__ float load(const S* p) {
   if constexpr (std::is_same_v<S, float>) return __ldg(p);
-  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return __bfloat162float(*p);
-  else return __half2float(*p);
+  else return to_float(*p);
 }
 template <typename S> __device__ __forceinline__ S to_storage(float v) {
   if constexpr (std::is_same_v<S, float>) return v;
@@ -50,6 +53,7 @@ template <typename Fn> void dispatch_storage(DType t, Fn&& fn) {
   else fn(__half{});
 }
 
-template <typename S> S* ptr(const Tensor& t) { return static_cast<S*>(t.raw_data()); }
+// The address of t's first element (nullptr for an undefined tensor).
+template <typename S> S* ptr(const Tensor& t) { return t.defined() ? static_cast<S*>(t.raw_data()) : nullptr; }
 
 }  // namespace emrrg::cuda::storage
