@@ -12,6 +12,7 @@
 #include "cuda/gemm.h"
 #include "cuda/kernel_registration.h"
 #include "ops/ops.h"
+#include "train/optimizer.h"
 
 namespace {
 
@@ -102,6 +103,41 @@ void BM_sum_rows(benchmark::State& state) {
   run_memory_bound(state, static_cast<double>(kBytes), [&] { benchmark::DoNotOptimize(sum(x, {1}).raw_data()); });
 }
 
+// Row kernels over 256 MiB of float32 rows of n: read once, write once.
+void BM_softmax(benchmark::State& state) {
+  setup();
+  const int64_t n = state.range(0);
+  Tensor x = full({kBytes / 4 / n, n}, 0.5, DType::Float32, kGpu);
+  run_memory_bound(state, 2.0 * kBytes, [&] { benchmark::DoNotOptimize(softmax(x, -1).raw_data()); });
+}
+
+void BM_layer_norm(benchmark::State& state) {
+  setup();
+  const int64_t n = state.range(0);
+  Tensor x = full({kBytes / 4 / n, n}, 0.5, DType::Float32, kGpu);
+  Tensor w = ones({n}, DType::Float32, kGpu), b = zeros({n}, DType::Float32, kGpu);
+  run_memory_bound(state, 2.0 * kBytes, [&] { benchmark::DoNotOptimize(layer_norm(x, w, b).raw_data()); });
+}
+
+void BM_rms_norm(benchmark::State& state) {
+  setup();
+  const int64_t n = state.range(0);
+  Tensor x = full({kBytes / 4 / n, n}, 0.5, DType::Float32, kGpu);
+  Tensor w = ones({n}, DType::Float32, kGpu);
+  run_memory_bound(state, 2.0 * kBytes, [&] { benchmark::DoNotOptimize(rms_norm(x, w).raw_data()); });
+}
+
+// One AdamW step over 64 Mi float32 parameters: reads p, g, m, v and writes p, m, v.
+void BM_adamw_step(benchmark::State& state) {
+  setup();
+  const int64_t n = kBytes / 4;
+  Tensor p = full({n}, 0.5, DType::Float32, kGpu);
+  p.set_requires_grad();
+  p.set_grad(full({n}, 0.01, DType::Float32, kGpu));
+  train::AdamW opt({p}, {});
+  run_memory_bound(state, 7.0 * kBytes, [&] { opt.step(); });
+}
+
 void BM_cublas_gemm(benchmark::State& state) {
   setup();
   const int64_t n = state.range(0);
@@ -119,6 +155,10 @@ BENCHMARK(BM_unary_exp)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_binary_add)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_binary_add_broadcast_bf16)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_sum_rows)->Arg(1024)->Arg(32768)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_softmax)->Arg(1024)->Arg(32000)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_layer_norm)->Arg(1024)->Arg(4096)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_rms_norm)->Arg(4096)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_adamw_step)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_cublas_gemm)->Args({8192, 0})->Args({8192, 1})->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
