@@ -110,6 +110,8 @@ Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
 
 template <typename C> Tensor compare(const char* name, const Tensor& a, const Tensor& b, C c) {
   detail::check_same_dtype(name, a, b);
+  for (const Tensor* t : {&a, &b})
+    if (!t->device().is_cpu()) no_device_kernel(name, *t);
   const DType ct = is_floating(a.dtype()) ? compute_dtype(a.dtype()) : DType::Float64;
   return dispatch_compute(ct, [&](auto tag) {
     using T = decltype(tag);

@@ -43,6 +43,8 @@ template <typename Fn> decltype(auto) dispatch_compute(DType t, Fn&& fn) {
 // (inputs are converted to T first). Returns a contiguous tensor of dtype Out.
 template <typename T, typename Out, size_t N, typename F>
 Tensor map_kernel(const char* op, const std::array<Tensor, N>& in, F f) {
+  for (const Tensor& t : in)
+    if (!t.device().is_cpu()) op_error(op, "the CPU kernel was given " + t.str());
   Shape shape = in[0].shape();
   for (size_t k = 1; k < N; ++k) shape = views::broadcast_shapes(shape, in[k].shape(), op);
   std::array<Tensor, N> x;

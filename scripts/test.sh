@@ -14,8 +14,8 @@ ctest --test-dir build -L 'cpu|sim' --output-on-failure -j"$jobs"
 
 if command -v nvcc >/dev/null; then
   cmake -S . -B build-nvcc -DCMAKE_BUILD_TYPE=Release -DEMRRG_WERROR=ON -DEMRRG_CUDA=ON \
-    -DEMRRG_CUDA_ARCHS="80;90" -DEMRRG_BUILD_TESTS=OFF -DEMRRG_BUILD_BENCH=OFF
-  cmake --build build-nvcc --target emrrg_cuda -j"$jobs"
+    -DEMRRG_CUDA_ARCHS="80;90" -DEMRRG_SIM=OFF
+  cmake --build build-nvcc --target emrrg_cuda gpu_tests bench_cuda emrrg -j"$jobs"
 fi
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEMRRG_SANITIZE=ON -DEMRRG_WERROR=ON \

@@ -201,3 +201,23 @@ TEST_F(ElementwiseKernels, LinearLayerOnTheDeviceMatchesTheCpu) {
 
 }  // namespace
 }  // namespace emrrg
+
+namespace emrrg {
+namespace {
+
+// An op without a device kernel must say so instead of reading device memory on the host.
+TEST_F(ElementwiseKernels, OpsWithoutADeviceKernelSaySo) {
+  Tensor x = to_device(random({5}, 11), kGpu);
+  for (const auto& op : std::vector<std::function<void()>>{[&] { gt(x, 0.0); }, [&] { eq(x, x); },
+                                                          [&] { masked_fill(x, gt(random({5}, 12), 0.0), 1.0); }}) {
+    try {
+      op();
+      FAIL() << "no error";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("cuda:0"), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace emrrg
