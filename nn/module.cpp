@@ -108,6 +108,18 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
   }
 }
 
+void Module::to(Device device) {
+  for (auto& [name, t] : named_parameters()) {
+    if (t.device() == device) continue;
+    Tensor moved = to_device(to_contiguous(t), device);
+    TensorImpl* impl = t.impl();
+    impl->storage = moved.storage();
+    impl->strides = moved.strides();
+    impl->offset = moved.offset();
+    impl->grad.reset();
+  }
+}
+
 void Module::save(const std::string& path) const { save_safetensors(path, state_dict()); }
 
 void Module::load(const std::string& path, bool strict) {

@@ -41,6 +41,9 @@ class Module {
   // unexpected or mis-shaped key is an error listing every such key; otherwise mis-shaped keys
   // are still errors and the rest are skipped.
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
+  // Moves every parameter to `device` in place: tensors already handed out (to an optimiser,
+  // say) see the move.
+  void to(Device device);
   void save(const std::string& path) const;                  // safetensors
   void load(const std::string& path, bool strict = true);    // safetensors
 

@@ -39,9 +39,13 @@ MlpDemoResult run_mlp_demo(const MlpDemoOptions& o, std::ostream& log) {
   Tensor x, y;
   make_spiral(o.points_per_class, gen, x, y);
   models::MLP model(2, o.hidden, kClasses, gen);
+  model.to(o.device);
+  x = to_device(x, o.device);
+  y = to_device(y, o.device);
   AdamW opt(model.trainable_parameters(), {o.lr, 0.9, 0.999, 1e-8, 1e-4});
   log << "demo: MLP 2-" << o.hidden << "-" << kClasses << " (" << model.num_parameters() << " parameters) on "
-      << x.shape()[0] << " spiral points, AdamW lr " << o.lr << ", " << o.steps << " steps\n";
+      << x.shape()[0] << " spiral points on " << o.device.str() << ", AdamW lr " << o.lr << ", " << o.steps
+      << " steps\n";
   MlpDemoResult result;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t step = 1; step <= o.steps; ++step) {
@@ -64,8 +68,8 @@ MlpDemoResult run_mlp_demo(const MlpDemoOptions& o, std::ostream& log) {
   int64_t correct = 0;
   for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == truth[i];
   result.accuracy = static_cast<double>(correct) / static_cast<double>(pred.size());
-  log << "demo: final loss " << result.losses.back() << ", training accuracy " << std::setprecision(1) << std::fixed
-      << 100 * result.accuracy << "%\n" << std::defaultfloat;
+  log << "demo: final loss " << std::fixed << std::setprecision(4) << result.losses.back() << ", training accuracy "
+      << std::setprecision(1) << 100 * result.accuracy << "%\n" << std::defaultfloat << std::setprecision(6);
   return result;
 }
 

@@ -6,6 +6,8 @@
 #include <iosfwd>
 #include <vector>
 
+#include "runtime/device.h"
+
 namespace emrrg::train {
 
 struct MlpDemoOptions {
@@ -15,6 +17,7 @@ struct MlpDemoOptions {
   double lr = 1e-2;
   uint64_t seed = 42;
   int64_t log_every = 25;
+  Device device = Device::cpu();  // where the model and data live
 };
 
 struct MlpDemoResult {
