@@ -225,18 +225,6 @@ cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId) 
   return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
-                            int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B,
-                            cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc,
-                            cublasComputeType_t computeType, cublasGemmAlgo_t) {
-  const emrrg::sim::GemmArgs g{transa, transb, m, n, k, alpha, A, {}, lda, B, {}, ldb, beta, C, {}, ldc};
-  emrrg::sim::GemmArgs typed{};
-  bool wide = false;
-  const cublasStatus_t st = emrrg::sim::check(handle, g, Atype, Btype, Ctype, computeType, wide, typed);
-  if (st != CUBLAS_STATUS_SUCCESS) return st;
-  return emrrg::sim::run("cublasGemmEx", typed, wide);
-}
-
 cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
                                           int m, int n, int k, const void* alpha, const void* A, cudaDataType Atype,
                                           int lda, long long int strideA, const void* B, cudaDataType Btype, int ldb,
@@ -260,6 +248,15 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation
     if (r != CUBLAS_STATUS_SUCCESS) return r;
   }
   return CUBLAS_STATUS_SUCCESS;
+}
+
+// A single GEMM is a batch of one.
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+                            int k, const void* alpha, const void* A, cudaDataType Atype, int lda, const void* B,
+                            cudaDataType Btype, int ldb, const void* beta, void* C, cudaDataType Ctype, int ldc,
+                            cublasComputeType_t computeType, cublasGemmAlgo_t algo) {
+  return cublasGemmStridedBatchedEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, 0, B, Btype, ldb, 0, beta, C,
+                                    Ctype, ldc, 0, 1, computeType, algo);
 }
 
 const char* cublasGetStatusName(cublasStatus_t status) {
