@@ -9,8 +9,7 @@ namespace emrrg {
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   if (p < 0 || p > 1) detail::op_error("dropout", "p = " + std::to_string(p) + " outside [0, 1]");
   if (!training || p == 0) return x;
-  if (!x.defined() || !is_floating(x.dtype()))
-    detail::op_error("dropout", "needs a floating tensor, got " + (x.defined() ? x.str() : std::string("undefined")));
+  detail::check_floating("dropout", x);
   if (p == 1) return mul(x, 0.0);
   Tensor scale;
   if (x.device().is_cpu()) {

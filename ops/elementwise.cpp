@@ -17,12 +17,6 @@ using detail::map_kernel;
 
 Tensor to_dtype(const Tensor& y, DType want) { return y.dtype() == want ? y : convert(y, want); }
 
-void check_elementwise(const char* op, const Tensor& t) {
-  if (!t.defined()) detail::op_error(op, "undefined tensor");
-  if (!is_floating(t.dtype()))
-    detail::op_error(op, std::string("needs a floating tensor, got ") + dtype_name(t.dtype()) + " of shape " +
-                             shape_str(t.shape()));
-}
 
 // The arithmetic of the elementwise ops: CPU kernels here, device kernels through the table.
 Tensor unary_kernel(UnaryOp op, const Tensor& x, double a, double b) {
@@ -83,7 +77,7 @@ Tensor binary_backward_kernel(BinaryOp op, bool wrt_b, const Tensor& a, const Te
 
 // y = op(x) with parameters a, b; dx = g * op'(x, y).
 Tensor unary_op(UnaryOp op, const Tensor& x, double a = 0, double b = 0) {
-  check_elementwise(unary_op_name(op), x);
+  check_floating(unary_op_name(op), x);
   Tensor y = unary_kernel(op, x, a, b);
   autograd::record(unary_op_name(op), {x}, {y}, [op, x, y, a, b](const std::vector<Tensor>& g) {
     return std::vector<Tensor>{unary_backward_kernel(op, x, y, g[0], a, b)};
@@ -93,8 +87,8 @@ Tensor unary_op(UnaryOp op, const Tensor& x, double a = 0, double b = 0) {
 
 Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_op_name(op);
-  check_elementwise(name, a);
-  check_elementwise(name, b);
+  check_floating(name, a);
+  check_floating(name, b);
   detail::check_same_dtype(name, a, b);
   if (a.device() != b.device())
     detail::op_error(name, "operands on " + a.device().str() + " and " + b.device().str());

@@ -104,13 +104,6 @@ Tensor add_rows(const Tensor& g, const Shape& x_shape, int64_t dim, const Tensor
   return index_add_kernel(g, x_shape, dim, idx);
 }
 
-// check_floating for any device.
-void check_floating_tensor(const char* op, const Tensor& t) {
-  if (!t.defined()) detail::op_error(op, "undefined tensor");
-  if (!is_floating(t.dtype()))
-    detail::op_error(op, std::string("needs a floating tensor, got ") + dtype_name(t.dtype()) + " of shape " +
-                             shape_str(t.shape()));
-}
 
 }  // namespace
 
@@ -201,7 +194,7 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
-  check_floating_tensor("gather", x);
+  detail::check_floating("gather", x);
   dim = views::wrap_dim(dim, x.dim(), "gather");
   if (index.dim() != x.dim())
     detail::op_error("gather", "index " + shape_str(index.shape()) + " must have the rank of input " + shape_str(x.shape()));

@@ -113,9 +113,8 @@ MatrixLayout as_blas_operand(Tensor& t) {
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  for (const Tensor* t : {&a, &b})
-    if (!t->defined() || !is_floating(t->dtype()))
-      detail::op_error("matmul", "needs floating tensors, got " + (t->defined() ? t->str() : std::string("undefined")));
+  detail::check_floating("matmul", a);
+  detail::check_floating("matmul", b);
   detail::check_same_dtype("matmul", a, b);
   if (a.dim() == 0 || b.dim() == 0)
     detail::op_error("matmul", "scalar operand: " + shape_str(a.shape()) + " @ " + shape_str(b.shape()));

@@ -144,10 +144,7 @@ std::vector<Tensor> device_norm_backward(NormKind kind, const char* op, const Te
 }
 
 Tensor normalize(NormKind kind, const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
-  if (!x.defined()) detail::op_error(op, "undefined tensor");
-  if (!is_floating(x.dtype()))
-    detail::op_error(op, std::string("needs a floating tensor, got ") + dtype_name(x.dtype()) + " of shape " +
-                             shape_str(x.shape()));
+  detail::check_floating(op, x);
   if (x.dim() < 1) detail::op_error(op, "input must have at least one dim");
   const int64_t D = x.shape().back();
   for (const Tensor* p : {&weight, &bias}) {

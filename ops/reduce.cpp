@@ -105,16 +105,10 @@ Tensor device_var(const Tensor& x, const ReducePlan& p, double denom) {
   return *views::try_reshape(y, p.out_shape);
 }
 
-// check_floating for any device.
-void check_floating_tensor(const char* op, const Tensor& x) {
-  if (!x.defined() || !is_floating(x.dtype()))
-    detail::op_error(op, "needs a floating tensor, got " + (x.defined() ? x.str() : std::string("undefined")));
-}
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  if (!x.defined() || !is_floating(x.dtype()))
-    detail::op_error("sum", "needs a floating tensor, got " + (x.defined() ? x.str() : std::string("undefined")));
+  detail::check_floating("sum", x);
   ReducePlan p = plan_reduce("sum", x, dims, keepdim);
   Tensor y = !x.device().is_cpu() ? device_sum(x, p) : dispatch_compute(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -138,7 +132,7 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
-  check_floating_tensor("var", x);
+  detail::check_floating("var", x);
   ReducePlan p = plan_reduce("var", x, dims, keepdim);
   const double denom = static_cast<double>(p.row_len - correction);
   if (denom <= 0) detail::op_error("var", "reducing " + std::to_string(p.row_len) + " elements with correction " +
@@ -182,7 +176,7 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, int64_t dim, bool keepdim) {
-  check_floating_tensor("max", x);
+  detail::check_floating("max", x);
   ReducePlan p = plan_reduce("max", x, {dim}, keepdim);
   Tensor idx = argmax(x, dim, true);
   const int64_t d = views::wrap_dim(dim, x.dim(), "max");

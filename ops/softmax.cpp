@@ -41,13 +41,6 @@ template <typename T> Tensor softmax_rows(const Tensor& x, bool log_space) {
   return y;
 }
 
-// Like detail::check_floating, for tensors on any device.
-void check_floating_any_device(const char* op, const Tensor& t) {
-  if (!t.defined()) detail::op_error(op, "undefined tensor");
-  if (!is_floating(t.dtype()))
-    detail::op_error(op, std::string("needs a floating tensor, got ") + dtype_name(t.dtype()) + " of shape " +
-                             shape_str(t.shape()));
-}
 
 // t (contiguous or made so) as [rows, last dim]; a scalar is one row of one.
 Tensor as_rows(const Tensor& t) {
@@ -68,7 +61,7 @@ Tensor device_softmax_backward(const char* op, const Tensor& y, const Tensor& g,
 
 Tensor softmax_last(const Tensor& x, bool log_space) {
   const char* op = log_space ? "log_softmax" : "softmax";
-  check_floating_any_device(op, x);
+  detail::check_floating(op, x);
   Tensor y = !x.device().is_cpu()
                  ? device_softmax(op, x, log_space)
                  : detail::dispatch_compute(x.dtype(), [&](auto tag) { return softmax_rows<decltype(tag)>(x, log_space); });
@@ -111,7 +104,7 @@ Tensor softmax(const Tensor& x, int64_t dim) { return along_last(x, dim, false);
 Tensor log_softmax(const Tensor& x, int64_t dim) { return along_last(x, dim, true); }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index) {
-  check_floating_any_device("cross_entropy", logits);
+  detail::check_floating("cross_entropy", logits);
   if (logits.dim() < 1) detail::op_error("cross_entropy", "logits must have a class dim, got a scalar");
   Shape lead(logits.shape().begin(), logits.shape().end() - 1);
   if (target.shape() != lead)

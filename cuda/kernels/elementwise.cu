@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "cuda/kernels/row_reduce.h"
 #include "cuda/kernels/storage.h"
 #include "cuda/launch.h"
 #include "runtime/coalesce.h"
@@ -124,23 +125,14 @@ __global__ void binary_backward_kernel(Geometry<5> g, S* d, const S* a, const S*
   }
 }
 
-// out[r] = sum_j x[r, j]: one block per row, float accumulation, warp shuffles then one
-// shared slot per warp.                                   x: [rows, n], out: [rows]
+// out[r] = sum_j x[r, j] in float32: one block per row, each thread a strided partial sum,
+// then the block reduction of cuda/kernels/row_reduce.h.    x: [rows, n], out: [rows]
 template <typename S> __global__ void sum_rows_kernel(const S* x, S* out, int64_t rows, int64_t n) {
-  EMRRG_SHARED(float, warp_sums, 32);
-  const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32, warps = (blockDim.x + 31) / 32;
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     float acc = 0.0f;
-    for (int64_t j = tid; j < n; j += blockDim.x) acc += load(x + r * n + j);
-    for (int offset = 16; offset > 0; offset /= 2) acc += __shfl_down_sync(0xffffffffu, acc, offset);
-    if (lane == 0) warp_sums[warp] = acc;
-    __syncthreads();
-    if (warp == 0) {
-      float total = lane < warps ? static_cast<float>(warp_sums[lane]) : 0.0f;
-      for (int offset = 16; offset > 0; offset /= 2) total += __shfl_down_sync(0xffffffffu, total, offset);
-      if (lane == 0) out[r] = to_storage<S>(total);
-    }
-    __syncthreads();
+    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) acc += load(x + r * n + j);
+    acc = rows::block_reduce(acc, rows::Sum{}, 0.0f);
+    if (threadIdx.x == 0) out[r] = to_storage<S>(acc);
   }
 }
 
@@ -267,7 +259,8 @@ Tensor sum_rows(const Tensor& x) {
   dispatch_storage(x.dtype(), [&](auto s) {
     using S = decltype(s);
     const unsigned grid = static_cast<unsigned>(std::min<int64_t>(rows, 65535));
-    // Short rows get one warp, long rows a full block.
+    // Short rows get one warp, long rows a full block (spreading a row over many threads keeps
+    // each thread's serial float sum short).
     const unsigned threads = static_cast<unsigned>(std::clamp<int64_t>((n + 31) / 32 * 32, 32, kBlock));
     EMRRG_LAUNCH(sum_rows_kernel<S>, dim3(grid), dim3(threads), 0, nullptr, static_cast<const S*>(x.raw_data()),
                  base_ptr<S>(out), rows, n);

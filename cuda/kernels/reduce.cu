@@ -3,6 +3,7 @@
 // ops/reduce.cpp (argmax, var).
 #include "cuda/kernels/reduce.h"
 
+#include "cuda/kernels/row_reduce.h"
 #include "cuda/kernels/storage.h"
 
 namespace emrrg::cuda {
@@ -76,37 +77,24 @@ template <typename S> __global__ void argmax_rows_kernel(const S* x, int64_t* ou
   }
 }
 
-// The sum of v over the block, returned to every thread (each adds the warp totals in the same
-// order, so all agree bit for bit).
-template <typename Slots> __device__ __forceinline__ float block_sum(float v, Slots& slots) {
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = (blockDim.x + 31) / 32;
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(kFullMask, v, offset);
-  if (lane == 0) slots[warp] = v;
-  __syncthreads();
-  float total = 0.0f;
-  for (int w = 0; w < warps; ++w) total += slots[w];
-  __syncthreads();  // the slots are rewritten by the next call
-  return total;
-}
-
 // out[r] = sum_j (x[r, j] - mean_r)^2 / denom, mean first, then the centred squares (two
-// passes over the row: no cancellation from sum(x^2) - n mean^2).   x: [rows, n], out: [rows]
-template <typename S>
+// passes over the row: no cancellation from sum(x^2) - n mean^2). A warp per short row, a
+// block per long one (cuda/kernels/row_reduce.h).           x: [rows, n], out: [rows]
+template <typename S, bool kWarp>
 __global__ void var_rows_kernel(const S* x, S* out, int64_t rows, int64_t n, float denom) {
-  EMRRG_SHARED(float, warp_sums, 32);
-  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    const S* row = x + r * n;
-    float s = 0.0f;
-    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) s += load(row + j);
-    const float mean = block_sum(s, warp_sums) / static_cast<float>(n);
-    float q = 0.0f;
-    for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
-      const float d = load(row + j) - mean;
-      q += d * d;
-    }
-    const float total = block_sum(q, warp_sums);
-    if (threadIdx.x == 0) out[r] = to_storage<S>(total / denom);
+  const int64_t r = rows::this_row<kWarp>();
+  if (r >= rows) return;  // a whole warp (warp rows) or a whole block (block rows)
+  const S* row = x + r * n;
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < n; j += blockDim.x) s += load(row + j);
+  const float mean = rows::row_reduce<kWarp>(s, rows::Sum{}, 0.0f) / static_cast<float>(n);
+  float q = 0.0f;
+  for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
+    const float d = load(row + j) - mean;
+    q += d * d;
   }
+  const float total = rows::row_reduce<kWarp>(q, rows::Sum{}, 0.0f);
+  if (threadIdx.x == 0) out[r] = to_storage<S>(total / denom);
 }
 
 void check_rows(const char* op, const Tensor& x) {
@@ -140,10 +128,13 @@ Tensor var_rows(const Tensor& x, double denom) {
   if (n == 0) throw std::invalid_argument("var: empty rows in " + x.str());
   Tensor out = empty({rows}, x.dtype(), x.device());
   if (rows == 0) return out;
+  const rows::RowLaunch l = rows::row_launch("var", rows, n);
   storage::dispatch_storage(x.dtype(), [&](auto s) {
     using S = decltype(s);
-    EMRRG_LAUNCH(var_rows_kernel<S>, dim3(static_cast<unsigned>(std::min<int64_t>(rows, 65535))), dim3(threads_for(n)),
-                 0, nullptr, ptr<S>(x), ptr<S>(out), rows, n, static_cast<float>(denom));
+    rows::dispatch_bools(l.warp_per_row, false, [&](auto warp_tag, auto) {
+      EMRRG_LAUNCH((var_rows_kernel<S, decltype(warp_tag)::value>), l.grid, l.block, 0, nullptr, ptr<S>(x), ptr<S>(out),
+                   rows, n, static_cast<float>(denom));
+    });
   });
   return out;
 }

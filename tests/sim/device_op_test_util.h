@@ -1,4 +1,4 @@
-// Helpers of the indexing, reduction, dropout and AdamW kernel tests: random inputs, output
+// Helpers of the elementwise, indexing, reduction, dropout and AdamW kernel tests: random inputs, output
 // poisoning, and comparisons of a device result with the CPU op's, exact or within a stated
 // tolerance.
 #pragma once

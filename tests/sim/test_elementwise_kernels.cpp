@@ -5,49 +5,23 @@
 #include <cmath>
 #include <functional>
 
-#include "cuda/cuda_backend.h"
-#include "cuda/kernel_registration.h"
-#include "ops/ops.h"
+#include "device_op_test_util.h"
 
 namespace emrrg {
 namespace {
 
-const Device kGpu = Device::cuda(0);
+using device_op_test::kGpu;
+using device_op_test::poison_next_output;
+using device_op_test::random;
 
-class ElementwiseKernels : public ::testing::Test {
- protected:
-  void SetUp() override {
-    cuda::register_cuda_backend();
-    cuda::register_cuda_kernels();
-  }
-};
-
-// Random values in [lo, hi), never all zeros.
-Tensor random(const Shape& shape, uint64_t seed, double lo = -2.0, double hi = 2.0) {
-  Generator gen(seed);
-  return rand_uniform(shape, lo, hi, gen);
-}
-
-// The caching allocator hands a freed block of the same size back to the next request:
-// filling one with NaN and freeing it poisons the kernel's output buffer, so an element the
-// kernel forgets to write shows up as NaN.
-void poison_next_output(const Shape& shape, DType dtype) {
-  Tensor t = empty(shape, dtype, kGpu);
-  fill(t, std::nan(""));
-}
+class ElementwiseKernels : public device_op_test::DeviceOpTest {};
 
 // Relative tolerance per dtype: float32 computes the same float expressions as the CPU;
 // bfloat16 results may differ by one rounding of 8 mantissa bits.
 double tolerance(DType t) { return t == DType::BFloat16 ? 1e-2 : 2e-6; }
 
 void expect_close(const Tensor& gpu, const Tensor& cpu, DType dtype, const std::string& what) {
-  ASSERT_TRUE(gpu.defined()) << what;
-  ASSERT_EQ(gpu.device(), kGpu) << what;
-  ASSERT_EQ(gpu.shape(), cpu.shape()) << what;
-  const auto a = to_device(gpu, Device::cpu()).to_vector<double>();
-  const auto b = cpu.to_vector<double>();
-  for (size_t i = 0; i < a.size(); ++i)
-    ASSERT_NEAR(a[i], b[i], tolerance(dtype) * (1 + std::abs(b[i]))) << what << " element " << i;
+  device_op_test::expect_close(gpu, cpu, tolerance(dtype), what);
 }
 
 struct NamedUnary {
