@@ -318,14 +318,18 @@ void run_kernel(const LaunchConfig& config, std::function<void()> body) {
   }
   install_fault_handler();
   const int64_t blocks = static_cast<int64_t>(g.x) * g.y * g.z;
+  // Blocks run in parallel, so which failing block fails first in time varies from run to run.
+  // Report the failure of the lowest block index instead: blocks above a known failure are
+  // skipped, blocks below it still run, so the error is the same on every run.
   std::exception_ptr first_error;
+  int64_t first_error_block = blocks;
   std::mutex error_mutex;
   const int workers = static_cast<int>(std::min<int64_t>(sim_threads(), blocks));
 #pragma omp parallel for schedule(dynamic) num_threads(workers)
   for (int64_t i = 0; i < blocks; ++i) {
     {
       std::lock_guard<std::mutex> lock(error_mutex);
-      if (first_error) continue;
+      if (i > first_error_block) continue;
     }
     thread_local BlockRunner runner;
     const uint3 idx{static_cast<unsigned>(i % g.x), static_cast<unsigned>((i / g.x) % g.y),
@@ -335,7 +339,10 @@ void run_kernel(const LaunchConfig& config, std::function<void()> body) {
       runner.run_block(config, idx, local_body);
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex);
-      if (!first_error) first_error = std::current_exception();
+      if (i < first_error_block) {
+        first_error_block = i;
+        first_error = std::current_exception();
+      }
     }
   }
   if (first_error) std::rethrow_exception(first_error);

@@ -49,6 +49,20 @@ TEST(SimulatorErrors, MissingSyncthreadsIsCaught) {
   emrrg::sim::device_free(out);
 }
 
+// Every block of a large grid fails; blocks run in parallel, yet the error must name the lowest
+// block on every run so that a failing launch reads the same each time.
+TEST(SimulatorErrors, FailingLaunchReportsTheLowestBlockEveryRun) {
+  float* in = static_cast<float*>(emrrg::sim::device_malloc(64 * 4));
+  float* out = static_cast<float*>(emrrg::sim::device_malloc(64 * 4));
+  for (int i = 0; i < 64; ++i) in[i] = static_cast<float>(i);
+  for (int run = 0; run < 20; ++run) {
+    const std::string e = error_of([&] { EMRRG_LAUNCH(neighbour_sum_missing_barrier, dim3(4, 3, 2), dim3(64), 0, nullptr, in, out); });
+    ASSERT_NE(e.find("block (0, 0, 0) thread (0, 0, 0)"), std::string::npos) << "run " << run << ": " << e;
+  }
+  emrrg::sim::device_free(in);
+  emrrg::sim::device_free(out);
+}
+
 // A write race on one shared element, and an index past the end of a shared array.
 __global__ void shared_write_race(int* out) {
   EMRRG_SHARED(int, slot, 1);
