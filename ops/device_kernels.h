@@ -3,6 +3,7 @@
 // that device; the CPU kernels are the reference the device kernels are tested against.
 // An entry a device lacks stays null, and the operator says so, naming itself and the device.
 #pragma once
+#include "ops/rotary.h"
 #include "ops/scalar_math.h"
 #include "runtime/tensor.h"
 
@@ -75,6 +76,43 @@ struct DeviceKernels {
   };
   void (*adamw_step)(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v,
                      const AdamWScalars& s) = nullptr;
+
+  // -- Mamba (cuda/kernels/selective_scan.cu, cuda/kernels/causal_conv1d.cu). Arguments as
+  // selective_scan() and causal_conv1d() take them (ops/selective_scan.h, ops/causal_conv1d.h),
+  // already validated, on x's device; optional ones undefined.
+  // {out [b, d, L] u's dtype, last_state [b, d, N] f32, saved}: `saved` is whatever the kernel's
+  // backward needs (the chunk-boundary states), handed back to selective_scan_backward untouched.
+  std::vector<Tensor> (*selective_scan_forward)(const Tensor& u, const Tensor& delta, const Tensor& A,
+                                                const Tensor& B, const Tensor& C, const Tensor& D, const Tensor& z,
+                                                const Tensor& delta_bias, bool delta_softplus) = nullptr;
+  // {du, ddelta, dA, dB, dC, dD, dz, ddelta_bias} in the shapes and dtypes of the inputs (undefined
+  // for an undefined input) from the forward's inputs, its `saved` and dout [b, d, L]. Every
+  // reduction (over batch and time, over channels) is deterministic: no float atomics.
+  std::vector<Tensor> (*selective_scan_backward)(const Tensor& u, const Tensor& delta, const Tensor& A,
+                                                 const Tensor& B, const Tensor& C, const Tensor& D, const Tensor& z,
+                                                 const Tensor& delta_bias, bool delta_softplus, const Tensor& saved,
+                                                 const Tensor& dout) = nullptr;
+  // x [b, d, L], weight [d, W] contiguous, bias [d] or undefined -> [b, d, L] in x's dtype.
+  Tensor (*causal_conv1d_forward)(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu) = nullptr;
+  // {dx, dweight [d, W], dbias [d] or undefined}; the activation's derivative is recomputed.
+  std::vector<Tensor> (*causal_conv1d_backward)(const Tensor& x, const Tensor& weight, const Tensor& bias, bool silu,
+                                                const Tensor& dout) = nullptr;
+
+  // -- Llama (cuda/kernels/attention.cu, cuda/kernels/rotary.cu, cuda/kernels/swiglu.cu). Arguments
+  // as attention(), rotary() and swiglu() take them (ops/attention.h, ops/rotary.h, ops/swiglu.h).
+  // {out [b, Hq, Lq, hd] q's dtype, lse [b, Hq, Lq] f32}; scale already resolved (> 0).
+  std::vector<Tensor> (*attention_forward)(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
+                                           const Tensor& key_padding_mask, double scale) = nullptr;
+  // {dq, dk, dv} from the forward's inputs, out, lse and dout (dk, dv summed over a GQA group).
+  std::vector<Tensor> (*attention_backward)(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                                            const Tensor& lse, const Tensor& dout, bool causal,
+                                            const Tensor& key_padding_mask, double scale) = nullptr;
+  // x rotated by +angle (inverse false) or -angle (inverse true, the backward); x's shape and dtype.
+  Tensor (*rotary)(const Tensor& x, const Tensor& positions, double theta, RotaryPairing pairing,
+                   bool inverse) = nullptr;
+  Tensor (*swiglu_forward)(const Tensor& gate, const Tensor& up) = nullptr;
+  // {dgate, dup} from gate, up and g.
+  std::vector<Tensor> (*swiglu_backward)(const Tensor& gate, const Tensor& up, const Tensor& g) = nullptr;
 };
 
 void register_device_kernels(DeviceType type, const DeviceKernels* kernels);

@@ -1,6 +1,8 @@
 // Every CPU operator, for code that uses many of them.
 #pragma once
 #include "autograd/tape.h"
+#include "ops/attention.h"
+#include "ops/causal_conv1d.h"
 #include "ops/conv.h"
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
@@ -8,5 +10,8 @@
 #include "ops/matmul.h"
 #include "ops/norm.h"
 #include "ops/reduce.h"
+#include "ops/rotary.h"
+#include "ops/selective_scan.h"
 #include "ops/shape.h"
 #include "ops/softmax.h"
+#include "ops/swiglu.h"
