@@ -235,6 +235,20 @@ TEST(Attention, RowsThatSeeNoKeyGiveZeroAndMinusInfinity) {
   for (size_t e = dk.size() / 2; e < dk.size(); ++e) EXPECT_EQ(dk[e], 0.0) << e;
 }
 
+TEST(Attention, EmptySequences) {
+  // No keys: every row is blind. No queries: an empty result.
+  Tensor q = testing::rand32({1, 2, 3, 4}, 1), none = testing::rand32({1, 1, 0, 4}, 2);
+  q.set_requires_grad(true);
+  const AttentionResult r = attention(q, none, none, false);
+  EXPECT_EQ(values(r.out), std::vector<double>(24, 0.0));
+  for (double l : values(r.lse)) EXPECT_EQ(l, -std::numeric_limits<double>::infinity());
+  autograd::backward(sum(r.out));
+  EXPECT_EQ(values(q.grad()), std::vector<double>(24, 0.0));
+  const AttentionResult e = attention(none, testing::rand32({1, 1, 5, 4}, 3), testing::rand32({1, 1, 5, 4}, 4), true);
+  EXPECT_EQ(e.out.shape(), (Shape{1, 1, 0, 4}));
+  EXPECT_EQ(e.lse.shape(), (Shape{1, 1, 0}));
+}
+
 TEST(Attention, SameBitsWithOneOrTwoThreads) {
   const AttentionCase c{1, 4, 2, 100, 100, 16, true, true, 0.0};
   const Tensor keep = some_padding(c.B, c.Lk);
