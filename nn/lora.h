@@ -36,6 +36,7 @@ class LoRA : public LinearAdapter {
   int64_t rank() const { return down->out_features(); }
   int64_t row_begin() const { return row_begin_; }
   int64_t rows() const { return up->out_features(); }
+  double dropout() const { return dropout_->p; }
   std::shared_ptr<Linear> down, up;
   double scale;
 

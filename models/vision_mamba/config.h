@@ -33,7 +33,9 @@ struct VisionPeftConfig {
   bool lora_patch_embed = false;
   int64_t rank = 32;
   double scale = 1.0;    // the plain factor s
-  double dropout = 0.1;  // on the rank-r activation
+  // On the rank-r activation of the in_proj, LoRA_p(X/Z), out_proj and patch-embedding adapters;
+  // the x_proj and dt_proj adapters have none (MambaPEFT merges those into the weights).
+  double dropout = 0.1;
 
   bool any_adapter() const {
     return lora_p_x || lora_p_z || lora_p_dt || lora_p_b || lora_p_c || lora_in_proj || lora_x_proj || lora_dt_proj ||

@@ -181,6 +181,8 @@ void VisionMamba::init_weights(Generator& gen) {
 void VisionMamba::attach_adapters(Generator& gen) {
   const VisionPeftConfig& p = config_.peft;
   const nn::LoraOptions opt{p.rank, p.scale, p.dropout};
+  // MambaPEFT merges the x_proj and dt_proj adapters into those weights: no dropout there
+  const nn::LoraOptions merged{p.rank, p.scale, 0.0};
   if (p.lora_patch_embed) patch_embed->proj->attach_lora(opt, gen);
   for (nn::MambaMixer* mixer : mixers()) {
     const int64_t di = mixer->config().d_inner(), R = mixer->config().resolved_dt_rank(), N = mixer->config().d_state;
@@ -190,11 +192,11 @@ void VisionMamba::attach_adapters(Generator& gen) {
     if (p.lora_p_z) nn::attach_partial_lora(in_proj, "lora_z", di, 2 * di, opt, gen);
     for (const nn::MambaScan& scan : mixer->scans) {
       nn::Linear& x_proj = *scan.x_proj;
-      if (p.lora_x_proj) nn::attach_lora(x_proj, opt, gen);
-      if (p.lora_p_dt) nn::attach_partial_lora(x_proj, "lora_dt", 0, R, opt, gen);
-      if (p.lora_p_b) nn::attach_partial_lora(x_proj, "lora_b", R, R + N, opt, gen);
-      if (p.lora_p_c) nn::attach_partial_lora(x_proj, "lora_c", R + N, R + 2 * N, opt, gen);
-      if (p.lora_dt_proj) nn::attach_lora(*scan.dt_proj, opt, gen);
+      if (p.lora_x_proj) nn::attach_lora(x_proj, merged, gen);
+      if (p.lora_p_dt) nn::attach_partial_lora(x_proj, "lora_dt", 0, R, merged, gen);
+      if (p.lora_p_b) nn::attach_partial_lora(x_proj, "lora_b", R, R + N, merged, gen);
+      if (p.lora_p_c) nn::attach_partial_lora(x_proj, "lora_c", R + N, R + 2 * N, merged, gen);
+      if (p.lora_dt_proj) nn::attach_lora(*scan.dt_proj, merged, gen);
     }
     if (p.lora_out_proj) nn::attach_lora(*mixer->out_proj, opt, gen);
   }

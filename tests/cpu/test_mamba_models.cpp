@@ -102,6 +102,37 @@ TEST(MambaGolden, ArmWithPartialLoraForwardAndGradients) {
   check_against_fixture(model, f, f.get("input"), kOutputRel, kGradRel);
 }
 
+TEST(MambaGolden, VimInBfloat16FollowsTheFloat32Reference) {
+  SafetensorsFile f = fixture("vim");
+  VisionMambaConfig c = tiny(VisionMambaKind::Vim);
+  c.dtype = DType::BFloat16;
+  VisionMamba model(c);
+  model.load_state_dict(testing::with_prefix(f, "param."));
+  Tensor tokens = model.forward(f.get("input"));
+  EXPECT_EQ(tokens.dtype(), DType::BFloat16);
+  // bfloat16 weights and activations (8 mantissa bits), float32 scan state and residual
+  expect_close(tokens, f.get("output"), 5e-2, "bfloat16 tokens");
+}
+
+TEST(Lora, DropoutActsOnTheRankActivationInTrainingOnly) {
+  Generator gen(6);
+  nn::Linear linear(8, 8, false, gen);
+  Tensor x = testing::rand32({16, 8}, 4);
+  Tensor base = linear.forward(x);
+  auto lora = nn::attach_lora(linear, {4, 1.0, 0.5}, gen);
+  copy_into(lora->up->weight, testing::rand32({8, 4}, 3));
+  // eval: exactly base + up(down(x))
+  linear.eval();
+  expect_close(linear.forward(x), base + lora->from_rank(lora->down->forward(x)), 1e-6, "eval");
+  Tensor eval_out = linear.forward(x);
+  // training: each rank activation is dropped or doubled, so the output moves
+  linear.train();
+  const auto a = linear.forward(x).to_vector<double>(), b = eval_out.to_vector<double>();
+  double diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff = std::max(diff, std::abs(a[i] - b[i]));
+  EXPECT_GT(diff, 1e-2) << "dropout 0.5 on the rank activation changed nothing in training";
+}
+
 TEST(Lora, FreshAdapterLeavesTheLinearUnchanged) {
   Generator gen(3);
   nn::Linear linear(6, 10, true, gen);
@@ -266,6 +297,15 @@ TEST(VisionMamba, EveryAdapterSettingAttachesUnderItsLinearAndOnlyAdaptersTrain)
   EXPECT_EQ(sd.at(m + "x_proj_c.lora_dt.up.weight").shape(), (Shape{1, 2}));   // dt_rank rows
   EXPECT_EQ(sd.at(m + "x_proj_c_b.lora_c.up.weight").shape(), (Shape{4, 2}));  // N rows
   EXPECT_EQ(sd.at("patch_embed.proj.lora.down.weight").shape(), (Shape{2, 3 * 16 * 16}));
+  // dropout as MambaPEFT: on the activation adapters, none on the x_proj / dt_proj ones it merges
+  nn::MambaMixer& mixer = *model.mixers()[0];
+  EXPECT_EQ(model.patch_embed->proj->lora->dropout(), 0.1);
+  for (auto& [name, module] : model.named_modules())
+    if (auto* lora = dynamic_cast<nn::LoRA*>(module)) {
+      const bool merged = name.find("x_proj") != std::string::npos || name.find("dt_proj") != std::string::npos;
+      EXPECT_EQ(lora->dropout(), merged ? 0.0 : 0.1) << name;
+    }
+  EXPECT_EQ(mixer.scans.size(), 4u);
 }
 
 TEST(VisionMamba, PaperSettingTrainsOnlyPartialXAndInProjLora) {
