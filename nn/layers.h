@@ -5,11 +5,16 @@
 
 namespace emrrg::nn {
 
+// Tag for layers whose parameters a checkpoint will overwrite: storage is allocated but neither
+// initialised nor touched, so loading a large model costs no random draws and no page faults.
+struct Uninitialized {};
+
 // y = x W^T + b; W [out, in] and b [out] ~ U(-1/sqrt(in), 1/sqrt(in)) (PyTorch's default).
 class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true, Generator& gen = default_generator(),
          DType dtype = DType::Float32);
+  Linear(int64_t in_features, int64_t out_features, bool bias, DType dtype, Uninitialized);
   Tensor forward(const Tensor& x) const;
   Tensor weight, bias;
 };
@@ -18,6 +23,7 @@ class Linear : public Module {
 class Embedding : public Module {
  public:
   Embedding(int64_t num, int64_t dim, Generator& gen = default_generator(), DType dtype = DType::Float32);
+  Embedding(int64_t num, int64_t dim, DType dtype, Uninitialized);
   Tensor forward(const Tensor& ids) const;
   Tensor weight;
 };
