@@ -5,10 +5,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include "autograd/tape.h"
 #include "models/llama/llama_loader.h"
+#include "models/generation/search.h"
 #include "models/llama/llama_step_decoder.h"
 #include "ops/ops.h"
 #include "runtime/safetensors.h"
@@ -141,35 +143,40 @@ TEST_P(GoldenLlama, StepDecoderRowsFollowSelectRows) {
   EXPECT_NE(select(a, 0, 0).to_vector<float>(), select(a, 0, 1).to_vector<float>());
 }
 
-// Greedy search over the step decoder, stopping rows at EOS and padding them as generate() does.
-std::vector<std::vector<int64_t>> greedy(generation::StepDecoder& decoder, Tensor logits, int64_t max_new, int64_t eos,
-                                         int64_t pad) {
-  const int64_t rows = logits.size(0);
-  std::vector<std::vector<int64_t>> out(rows);
-  std::vector<bool> done(rows, false);
-  for (int64_t t = 0; t < max_new; ++t) {
-    const auto next = argmax(logits, 1).to_vector<int64_t>();
-    std::vector<int64_t> tokens(rows);
-    for (int64_t r = 0; r < rows; ++r) {
-      tokens[r] = done[r] ? pad : next[r];
-      out[r].push_back(tokens[r]);
-      done[r] = done[r] || tokens[r] == eos;
-    }
-    if (t + 1 < max_new) logits = decoder.step(tokens);
+// Runs generate() as the golden script ran transformers' generate() (settings from the file's
+// metadata; EOS 2) and compares with its output, whose finished rows are padded with id 0.
+void expect_generate_matches(const Llama& model, const SafetensorsFile& g, const std::string& which) {
+  const nlohmann::json settings = nlohmann::json::parse(g.metadata().at(which));
+  generation::GenerationConfig config;
+  config.max_new_tokens = settings.at("max_new_tokens").get<int64_t>();
+  config.min_new_tokens = settings.value("min_new_tokens", int64_t{0});
+  config.num_beams = settings.at("num_beams").get<int64_t>();
+  config.repetition_penalty = settings.value("repetition_penalty", 1.0f);
+  config.length_penalty = settings.value("length_penalty", 1.0f);
+  config.eos_id = 2;
+  const Tensor ids = g.get("input_ids"), expected = g.get(which + "_ids");
+  const auto prompts = prompts_of(ids, g.get("attention_mask"));
+  models::LlamaStepDecoder decoder(model);
+  const auto got = generation::generate(decoder, decoder.prefill(prompts), prompts, config);
+  const auto want = expected.to_vector<int64_t>();
+  const int64_t L = ids.size(1), width = expected.size(1);
+  ASSERT_EQ(got.size(), prompts.size());
+  for (size_t r = 0; r < got.size(); ++r) {
+    std::vector<int64_t> padded = got[r].tokens;
+    padded.resize(width - L, 0);
+    EXPECT_EQ(padded, std::vector<int64_t>(want.begin() + r * width + L, want.begin() + (r + 1) * width))
+        << which << " row " << r;
   }
-  return out;
 }
 
 TEST_P(GoldenLlama, GreedyGenerationMatchesTransformers) {
-  const SafetensorsFile g = golden();
   auto model = models::load_hf_llama(folder());
-  const Tensor ids = g.get("input_ids"), expected = g.get("greedy_ids");
-  models::LlamaStepDecoder decoder(*model);
-  const int64_t L = ids.size(1), max_new = expected.size(1) - L;
-  const auto got = greedy(decoder, decoder.prefill(prompts_of(ids, g.get("attention_mask"))), max_new, 2, 0);
-  const auto want = expected.to_vector<int64_t>();
-  for (int64_t r = 0; r < ids.size(0); ++r)
-    for (int64_t t = 0; t < max_new; ++t) EXPECT_EQ(got[r][t], want[r * expected.size(1) + L + t]) << "row " << r << " step " << t;
+  expect_generate_matches(*model, golden(), "greedy");
+}
+
+TEST_P(GoldenLlama, BeamSearchMatchesTransformers) {
+  auto model = models::load_hf_llama(folder());
+  expect_generate_matches(*model, golden(), "beam");
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GoldenLlama, ::testing::Values("tiny_llama", "tiny_qwen2"));
@@ -310,8 +317,12 @@ TEST(Llama2c, Stories260KGreedyTextMatchesLlama2c) {
   auto model = models::load_llama2c(kStories);
   const data::Llama2cTokenizer tok(std::string(EMRRG_FIXTURES_DIR) + "/tokenizers/tok512.bin");
   models::LlamaStepDecoder decoder(*model);
-  // llama2.c's 200 steps: BOS and 199 generated tokens are fed, and each step's token printed.
-  const auto ids = greedy(decoder, decoder.prefill({{tok.bos_id()}}), 200, -1, 0)[0];
+  // llama2.c's 200 steps: BOS and 199 generated tokens are fed, and each step's token printed;
+  // it stops at BOS, never at EOS, and none comes up here.
+  generation::GenerationConfig config;
+  config.max_new_tokens = 200;
+  const std::vector<std::vector<int64_t>> prompt{{tok.bos_id()}};
+  const auto ids = generation::generate(decoder, decoder.prefill(prompt), prompt, config)[0].tokens;
   EXPECT_EQ(tok.decode(std::vector<int>(ids.begin(), ids.end())), kStoriesGreedy);
 }
 
