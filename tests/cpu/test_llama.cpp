@@ -2,10 +2,12 @@
 // tests/golden/make_llama_golden.py) and llama2.c (stories260K), and the loaders' errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <unistd.h>
 
 #include "autograd/tape.h"
@@ -15,6 +17,7 @@
 #include "ops/ops.h"
 #include "runtime/safetensors.h"
 #include "train/data/llama2c_tokenizer.h"
+#include "train/text_generation.h"
 
 namespace emrrg {
 namespace {
@@ -392,6 +395,58 @@ TEST(Llama2c, BadHeaderFieldIsNamed) {
     f.write(reinterpret_cast<const char*>(&zero), 4);
   }
   expect_load_error(dir / "bad.bin", {dir / "bad.bin", "n_heads", "0"});
+}
+
+}  // namespace
+}  // namespace emrrg
+
+// --- emrrg generate's library path -------------------------------------------------------------
+
+namespace emrrg {
+namespace {
+
+TEST(TextGeneration, Stories260KGreedyTextStreamsAsLlama2cPrintsIt) {
+  train::TextGenerationOptions o;
+  o.model_path = kStories;
+  o.tokenizer_path = std::string(EMRRG_FIXTURES_DIR) + "/tokenizers/tok512.bin";
+  o.generation.max_new_tokens = 200;
+  o.generation.temperature = 0.0f;
+  std::ostringstream out, log;
+  const auto r = train::run_text_generation(o, out, log);
+  EXPECT_EQ(out.str(), std::string(kStoriesGreedy) + "\n");
+  EXPECT_EQ(r.text, kStoriesGreedy);
+  EXPECT_EQ(r.prompt_ids, std::vector<int64_t>{1});
+  EXPECT_NE(log.str().find("tokens/s"), std::string::npos) << log.str();
+}
+
+TEST(TextGeneration, PromptIdsAndPrintIdsOnAHuggingFaceFolder) {
+  const SafetensorsFile g = SafetensorsFile::open(kFixtures + "/tiny_llama_golden.safetensors");
+  const auto prompts = prompts_of(g.get("input_ids"), g.get("attention_mask"));
+  const auto greedy = g.get("greedy_ids").to_vector<int64_t>();
+  const int64_t width = g.get("greedy_ids").size(1), L = g.get("input_ids").size(1);
+  train::TextGenerationOptions o;
+  o.model_path = kFixtures + "/tiny_llama";
+  o.prompt_ids = prompts[1];
+  o.print_ids = true;
+  o.generation.max_new_tokens = width - L;
+  std::ostringstream out, log;
+  const auto r = train::run_text_generation(o, out, log);
+  // The golden row is padded with 0 after EOS (2); the model's EOS comes from config.json.
+  std::vector<int64_t> want(greedy.begin() + width + L, greedy.begin() + 2 * width);
+  const auto eos = std::find(want.begin(), want.end(), 2);
+  if (eos != want.end()) want.erase(eos + 1, want.end());
+  EXPECT_EQ(r.new_ids, want);
+  std::ostringstream expected;
+  for (size_t i = 0; i < want.size(); ++i) expected << (i ? " " : "") << want[i];
+  EXPECT_EQ(out.str(), expected.str() + "\n");
+}
+
+TEST(TextGeneration, TextPromptWithoutTokenizerIsAnError) {
+  train::TextGenerationOptions o;
+  o.model_path = kFixtures + "/tiny_llama";
+  o.prompt = "hello";
+  std::ostringstream out, log;
+  EXPECT_THROW(train::run_text_generation(o, out, log), std::runtime_error);
 }
 
 }  // namespace
