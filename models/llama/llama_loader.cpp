@@ -1,5 +1,6 @@
 #include "models/llama/llama_loader.h"
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -136,7 +137,7 @@ Llama2cHeader read_llama2c_header(const std::string& path, std::ifstream& in, ui
     std::memcpy(&p[0], &first, 4);
     read(p + 1, sizeof p - 4, "config");
     h.shared_classifier = p[5] > 0;
-    p[5] = p[5] < 0 ? -p[5] : p[5];
+    if (p[5] < 0 && p[5] != INT32_MIN) p[5] = -p[5];  // INT32_MIN has no negation and fails below
     h.data_offset = 7 * 4;
   }
   if (static_cast<uint64_t>(h.data_offset) > file_size) load_error(path, "truncated header");

@@ -146,6 +146,29 @@ TEST_P(GoldenLlama, StepDecoderRowsFollowSelectRows) {
   EXPECT_NE(select(a, 0, 0).to_vector<float>(), select(a, 0, 1).to_vector<float>());
 }
 
+TEST_P(GoldenLlama, InputEmbeddingsStandInForIds) {
+  const SafetensorsFile g = golden();
+  auto model = models::load_hf_llama(folder());
+  const Tensor ids = g.get("input_ids"), mask = g.get("attention_mask");
+  models::LlamaStepDecoder by_ids(*model), by_embeds(*model);
+  const Tensor a = by_ids.prefill(prompts_of(ids, mask));
+  Tensor embeds;
+  {
+    autograd::NoGradGuard no_grad;
+    embeds = model->embed(ids);
+  }
+  const Tensor b = by_embeds.prefill_embeds(embeds, mask);
+  expect_close(b, a, 1e-5, "last-position logits");
+  expect_close(by_embeds.step({3, 4}), by_ids.step({3, 4}), 1e-5, "next step");
+}
+
+TEST_P(GoldenLlama, CacheRefusesToRecordGradients) {
+  const SafetensorsFile g = golden();
+  auto model = models::load_hf_llama(folder());
+  models::KVCache cache = model->make_cache(2);
+  EXPECT_THROW(model->forward(g.get("input_ids"), g.get("attention_mask"), &cache), std::logic_error);
+}
+
 // Runs generate() as the golden script ran transformers' generate() (settings from the file's
 // metadata; EOS 2) and compares with its output, whose finished rows are padded with id 0.
 void expect_generate_matches(const Llama& model, const SafetensorsFile& g, const std::string& which) {
