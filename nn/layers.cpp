@@ -16,6 +16,11 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool use_bias, Generat
   if (use_bias) bias = register_parameter("bias", rand_uniform({out_features}, -bound, bound, gen, dtype));
 }
 
+Linear::Linear(int64_t in_features, int64_t out_features, bool use_bias, DType dtype, Uninitialized) {
+  weight = register_parameter("weight", empty({out_features, in_features}, dtype));
+  if (use_bias) bias = register_parameter("bias", empty({out_features}, dtype));
+}
+
 Tensor Linear::forward(const Tensor& x) const { return with_adapters(x, linear(x, weight, bias)); }
 
 Tensor Linear::forward_without_bias(const Tensor& x) const { return with_adapters(x, linear(x, weight)); }
@@ -34,6 +39,10 @@ Tensor Linear::with_adapters(const Tensor& x, Tensor y) const {
 
 Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, DType dtype) {
   weight = register_parameter("weight", randn({num, dim}, 0.0, 1.0, gen, dtype));
+}
+
+Embedding::Embedding(int64_t num, int64_t dim, DType dtype, Uninitialized) {
+  weight = register_parameter("weight", empty({num, dim}, dtype));
 }
 
 Tensor Embedding::forward(const Tensor& ids) const { return embedding(weight, ids); }

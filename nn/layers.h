@@ -9,6 +9,10 @@
 
 namespace emrrg::nn {
 
+// Tag for layers whose parameters a checkpoint will overwrite: storage is allocated but neither
+// initialised nor touched, so loading a large model costs no random draws and no page faults.
+struct Uninitialized {};
+
 // A trainable term added to a Linear's output: LoRA and Partial LoRA (nn/lora.h).
 class LinearAdapter : public Module {
  public:
@@ -21,6 +25,7 @@ class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true, Generator& gen = default_generator(),
          DType dtype = DType::Float32);
+  Linear(int64_t in_features, int64_t out_features, bool bias, DType dtype, Uninitialized);
   // x W^T + b, then each attached adapter's term in attachment order.
   Tensor forward(const Tensor& x) const;
   // x W^T plus the adapters' terms, without b: Mamba's dt_proj, whose bias the selective scan adds.
@@ -40,6 +45,7 @@ class Linear : public Module {
 class Embedding : public Module {
  public:
   Embedding(int64_t num, int64_t dim, Generator& gen = default_generator(), DType dtype = DType::Float32);
+  Embedding(int64_t num, int64_t dim, DType dtype, Uninitialized);
   Tensor forward(const Tensor& ids) const;
   Tensor weight;
 };
