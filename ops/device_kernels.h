@@ -100,6 +100,8 @@ struct DeviceKernels {
 
   // -- Llama (cuda/kernels/attention.cu, cuda/kernels/rotary.cu, cuda/kernels/swiglu.cu). Arguments
   // as attention(), rotary() and swiglu() take them (ops/attention.h, ops/rotary.h, ops/swiglu.h).
+  // key_padding_mask arrives as contiguous uint8 [b, Lk] (1 = attend) on q's device, or undefined;
+  // rotary's positions as contiguous int32/int64 on x's device.
   // {out [b, Hq, Lq, hd] q's dtype, lse [b, Hq, Lq] f32}; scale already resolved (> 0).
   std::vector<Tensor> (*attention_forward)(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
                                            const Tensor& key_padding_mask, double scale) = nullptr;

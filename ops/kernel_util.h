@@ -33,6 +33,14 @@ inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
                      dtype_name(b.dtype()) + " " + shape_str(b.shape()));
 }
 
+// v rounded to a 16-bit dtype and back (unchanged for float32/float64): where a reference
+// rounds an intermediate result to the input's dtype, the CPU kernels do too.
+template <typename T> T round_to(DType dtype, T v) {
+  if (dtype == DType::BFloat16) return static_cast<T>(static_cast<float>(bfloat16(static_cast<float>(v))));
+  if (dtype == DType::Float16) return static_cast<T>(static_cast<float>(float16(static_cast<float>(v))));
+  return v;
+}
+
 // Calls fn(T{}) with T = float or double according to the compute dtype.
 template <typename Fn> decltype(auto) dispatch_compute(DType t, Fn&& fn) {
   if (t == DType::Float64) return fn(double{});

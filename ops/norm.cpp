@@ -17,12 +17,6 @@ struct NormStats {
   Tensor mean, rstd;  // [rows], compute dtype
 };
 
-template <typename T> T round_to(DType dtype, T v) {
-  if (dtype == DType::BFloat16) return static_cast<T>(static_cast<float>(bfloat16(static_cast<float>(v))));
-  if (dtype == DType::Float16) return static_cast<T>(static_cast<float>(float16(static_cast<float>(v))));
-  return v;
-}
-
 template <typename T>
 Tensor norm_forward(NormKind kind, const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
                     NormStats& stats) {
@@ -57,7 +51,7 @@ Tensor norm_forward(NormKind kind, const Tensor& x, const Tensor& weight, const 
       pr[r] = rstd;
       for (int64_t i = 0; i < D; ++i) {
         T v = (xr[i] - static_cast<T>(mean)) * rstd;
-        if (kind == NormKind::Rms) v = round_to(in_dtype, v);
+        if (kind == NormKind::Rms) v = detail::round_to(in_dtype, v);
         if (pw) v *= pw[i];
         if (pb) v += pb[i];
         yr[i] = v;

@@ -1,0 +1,354 @@
+#include "ops/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "autograd/tape.h"
+#include "ops/device_kernels.h"
+#include "ops/kernel_util.h"
+#include "runtime/threading.h"
+
+namespace emrrg {
+
+namespace {
+
+// The CPU kernels work on query tiles x key tiles; a score tile is kQueryTile x kKeyTile.
+constexpr int64_t kQueryTile = 32;
+constexpr int64_t kKeyTile = 64;
+
+template <typename T>
+constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+
+// One call's sizes and options, validated.
+struct AttentionShape {
+  int64_t batch, q_heads, kv_heads, Lq, Lk, head_dim;
+  bool causal;
+  double scale;  // > 0
+
+  int64_t group() const { return q_heads / kv_heads; }
+  // One past the last key that query i may see before the padding mask (<= 0: none).
+  int64_t key_end(int64_t i) const { return causal ? std::clamp<int64_t>(i + Lk - Lq + 1, 0, Lk) : Lk; }
+  // The first query that sees key j under the causal rule.
+  int64_t first_query(int64_t j) const { return causal ? std::max<int64_t>(0, j - (Lk - Lq)) : 0; }
+  int64_t query_tiles() const { return (Lq + kQueryTile - 1) / kQueryTile; }
+  int64_t key_tiles() const { return (Lk + kKeyTile - 1) / kKeyTile; }
+};
+
+// The inputs as contiguous compute-type arrays: q [B, Hq, Lq, D]; k, v [B, Hk, Lk, D];
+// keep [B, Lk] (1 = attend) or null.
+template <typename T>
+struct AttentionInputs {
+  const T *q, *k, *v;
+  const uint8_t* keep;
+};
+
+// dst [D, n] = src [n, D] transposed, so score rows are built with unit-stride updates.
+template <typename T>
+void transpose_tile(const T* src, int64_t n, int64_t D, T* dst) {
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t d = 0; d < D; ++d) dst[d * n + j] = src[j * D + d];
+}
+
+// out[i][j] = sum_d a[i][d] * bt[d][j] for i < rows, j < cols; out's rows are kKeyTile apart.
+template <typename T>
+void product_transposed(const T* a, int64_t rows, const T* bt, int64_t cols, int64_t D, T* out) {
+  for (int64_t i = 0; i < rows; ++i) {
+    T* o = out + i * kKeyTile;
+    std::fill(o, o + cols, T(0));
+    for (int64_t d = 0; d < D; ++d) {
+      const T ad = a[i * D + d];
+      const T* b = bt + d * cols;
+      for (int64_t j = 0; j < cols; ++j) o[j] += ad * b[j];
+    }
+  }
+}
+
+// Scaled scores of queries [i0, i0 + rows) against keys [j0, j0 + cols) (kt: the key tile
+// transposed), -inf where the causal rule or the padding mask hides the key.
+template <typename T>
+void tile_scores(const AttentionShape& a, const T* q_rows, int64_t i0, int64_t rows, const T* kt, int64_t j0,
+                 int64_t cols, const uint8_t* keep_row, T* s) {
+  product_transposed(q_rows, rows, kt, cols, a.head_dim, s);
+  const T scale = static_cast<T>(a.scale);
+  for (int64_t i = 0; i < rows; ++i) {
+    T* srow = s + i * kKeyTile;
+    const int64_t end = a.key_end(i0 + i);
+    for (int64_t j = 0; j < cols; ++j)
+      srow[j] = j0 + j < end && (!keep_row || keep_row[j0 + j]) ? srow[j] * scale : kNegInf<T>;
+  }
+}
+
+// Probabilities exp(s - lse) of a score tile in place; 0 for hidden keys and for rows that see no key.
+template <typename T>
+void probabilities(T* s, int64_t rows, int64_t cols, const T* lse_rows) {
+  for (int64_t i = 0; i < rows; ++i) {
+    T* srow = s + i * kKeyTile;
+    const T lse = lse_rows[i];
+    for (int64_t j = 0; j < cols; ++j)
+      srow[j] = lse == kNegInf<T> || srow[j] == kNegInf<T> ? T(0) : std::exp(srow[j] - lse);
+  }
+}
+
+// acc[i] += sum_j w[i][j] * rows[j] * factor (w's rows kKeyTile apart, acc's and rows' D apart).
+template <typename T>
+void accumulate_rows(T* acc, int64_t n_acc, const T* w, const T* rows, int64_t n_rows, int64_t D, T factor) {
+  for (int64_t i = 0; i < n_acc; ++i)
+    for (int64_t j = 0; j < n_rows; ++j) {
+      const T c = w[i * kKeyTile + j] * factor;
+      if (c == T(0)) continue;
+      for (int64_t d = 0; d < D; ++d) acc[i * D + d] += c * rows[j * D + d];
+    }
+}
+
+// acc[j] += sum_i w[i][j] * rows[i] * factor: the transposed accumulation, for dk and dv.
+template <typename T>
+void accumulate_rows_transposed(T* acc, int64_t n_acc, const T* w, const T* rows, int64_t n_rows, int64_t D, T factor) {
+  for (int64_t i = 0; i < n_rows; ++i)
+    for (int64_t j = 0; j < n_acc; ++j) {
+      const T c = w[i * kKeyTile + j] * factor;
+      if (c == T(0)) continue;
+      for (int64_t d = 0; d < D; ++d) acc[j * D + d] += c * rows[i * D + d];
+    }
+}
+
+// Offsets of head (b, h) in q-like [B, Hq, L, D] and of its kv head in k-like [B, Hk, Lk, D].
+int64_t q_head_offset(const AttentionShape& a, int64_t b, int64_t h) { return (b * a.q_heads + h) * a.Lq * a.head_dim; }
+int64_t kv_head_offset(const AttentionShape& a, int64_t b, int64_t kvh) {
+  return (b * a.kv_heads + kvh) * a.Lk * a.head_dim;
+}
+
+// Forward with an online softmax, one task per (batch, q head, query tile): out [B, Hq, Lq, D],
+// lse [B, Hq, Lq].
+template <typename T>
+void attention_forward_cpu(const AttentionShape& a, const AttentionInputs<T>& in, T* out, T* lse) {
+  const int64_t D = a.head_dim, n_qt = a.query_tiles();
+  parallel_for(a.batch * a.q_heads * n_qt, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> s(kQueryTile * kKeyTile), kt(kKeyTile * D), acc(kQueryTile * D), m(kQueryTile), l(kQueryTile);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t qt = task % n_qt, h = (task / n_qt) % a.q_heads, b = task / (n_qt * a.q_heads);
+      const int64_t i0 = qt * kQueryTile, rows = std::min(kQueryTile, a.Lq - i0);
+      const T* q = in.q + q_head_offset(a, b, h) + i0 * D;
+      const T* k = in.k + kv_head_offset(a, b, h / a.group());
+      const T* v = in.v + kv_head_offset(a, b, h / a.group());
+      const uint8_t* keep_row = in.keep ? in.keep + b * a.Lk : nullptr;
+      std::fill(acc.begin(), acc.end(), T(0));
+      std::fill(m.begin(), m.end(), kNegInf<T>);
+      std::fill(l.begin(), l.end(), T(0));
+      const int64_t kv_end = a.key_end(i0 + rows - 1);  // later key tiles are hidden from the whole tile
+      for (int64_t j0 = 0; j0 < kv_end; j0 += kKeyTile) {
+        const int64_t cols = std::min(kKeyTile, kv_end - j0);
+        transpose_tile(k + j0 * D, cols, D, kt.data());
+        tile_scores(a, q, i0, rows, kt.data(), j0, cols, keep_row, s.data());
+        for (int64_t i = 0; i < rows; ++i) {
+          T* srow = s.data() + i * kKeyTile;
+          T m_new = m[i];
+          for (int64_t j = 0; j < cols; ++j) m_new = std::max(m_new, srow[j]);
+          if (m_new == kNegInf<T>) {  // nothing seen yet: p is 0 everywhere in this tile
+            std::fill(srow, srow + cols, T(0));
+            continue;
+          }
+          const T alpha = std::exp(m[i] - m_new);  // 0 while m was -inf
+          T row_sum = 0;
+          for (int64_t j = 0; j < cols; ++j) {
+            srow[j] = std::exp(srow[j] - m_new);
+            row_sum += srow[j];
+          }
+          l[i] = l[i] * alpha + row_sum;
+          m[i] = m_new;
+          if (alpha != T(1))
+            for (int64_t d = 0; d < D; ++d) acc[i * D + d] *= alpha;
+        }
+        accumulate_rows(acc.data(), rows, s.data(), v + j0 * D, cols, D, T(1));
+      }
+      T* o = out + q_head_offset(a, b, h) + i0 * D;
+      T* lse_row = lse + (b * a.q_heads + h) * a.Lq + i0;
+      for (int64_t i = 0; i < rows; ++i) {
+        const bool seen = l[i] > T(0);
+        for (int64_t d = 0; d < D; ++d) o[i * D + d] = seen ? acc[i * D + d] / l[i] : T(0);
+        lse_row[i] = seen ? m[i] + std::log(l[i]) : kNegInf<T>;
+      }
+    }
+  });
+}
+
+// Backward from the forward's out and lse (each [B, Hq, ...] contiguous, compute type) and dout:
+// dq per (batch, q head, query tile); dk, dv per (batch, kv head, key tile), summing the group's
+// q heads in order, so every gradient element has one owner and a fixed summation order.
+template <typename T>
+void attention_backward_cpu(const AttentionShape& a, const AttentionInputs<T>& in, const T* out, const T* lse,
+                            const T* dout, T* dq, T* dk, T* dv) {
+  const int64_t D = a.head_dim, n_qt = a.query_tiles(), n_kt = a.key_tiles(), G = a.group();
+  const T scale = static_cast<T>(a.scale);
+  // delta_i = rowsum(dout * out) = sum_j P_ij dP_ij: [B, Hq, Lq]
+  std::vector<T> delta(static_cast<size_t>(a.batch * a.q_heads * a.Lq));
+  parallel_for(static_cast<int64_t>(delta.size()), std::max<int64_t>(1, 4096 / std::max<int64_t>(D, 1)),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t r = begin; r < end; ++r) {
+                   T acc = 0;
+                   for (int64_t d = 0; d < D; ++d) acc += dout[r * D + d] * out[r * D + d];
+                   delta[r] = acc;
+                 }
+               });
+  // P and dS = P * (dP - delta) of one (query tile, key tile) pair, in p and ds.
+  auto tile_gradients = [&](int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0, int64_t cols, const T* kt,
+                            const T* vt, T* p, T* ds) {
+    const int64_t row0 = (b * a.q_heads + h) * a.Lq + i0;
+    tile_scores(a, in.q + row0 * D, i0, rows, kt, j0, cols, in.keep ? in.keep + b * a.Lk : nullptr, p);
+    probabilities(p, rows, cols, lse + row0);
+    product_transposed(dout + row0 * D, rows, vt, cols, D, ds);  // dP
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        ds[i * kKeyTile + j] = p[i * kKeyTile + j] * (ds[i * kKeyTile + j] - delta[row0 + i]);
+  };
+  parallel_for(a.batch * a.q_heads * n_qt, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> p(kQueryTile * kKeyTile), ds(p.size()), kt(kKeyTile * D), vt(kKeyTile * D);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t qt = task % n_qt, h = (task / n_qt) % a.q_heads, b = task / (n_qt * a.q_heads);
+      const int64_t i0 = qt * kQueryTile, rows = std::min(kQueryTile, a.Lq - i0);
+      const T* k = in.k + kv_head_offset(a, b, h / G);
+      const T* v = in.v + kv_head_offset(a, b, h / G);
+      T* dq_rows = dq + q_head_offset(a, b, h) + i0 * D;
+      std::fill(dq_rows, dq_rows + rows * D, T(0));
+      const int64_t kv_end = a.key_end(i0 + rows - 1);
+      for (int64_t j0 = 0; j0 < kv_end; j0 += kKeyTile) {
+        const int64_t cols = std::min(kKeyTile, kv_end - j0);
+        transpose_tile(k + j0 * D, cols, D, kt.data());
+        transpose_tile(v + j0 * D, cols, D, vt.data());
+        tile_gradients(b, h, i0, rows, j0, cols, kt.data(), vt.data(), p.data(), ds.data());
+        accumulate_rows(dq_rows, rows, ds.data(), k + j0 * D, cols, D, scale);
+      }
+    }
+  });
+  parallel_for(a.batch * a.kv_heads * n_kt, 1, [&](int64_t begin, int64_t end) {
+    std::vector<T> p(kQueryTile * kKeyTile), ds(p.size()), kt(kKeyTile * D), vt(kKeyTile * D);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t kt_index = task % n_kt, kvh = (task / n_kt) % a.kv_heads, b = task / (n_kt * a.kv_heads);
+      const int64_t j0 = kt_index * kKeyTile, cols = std::min(kKeyTile, a.Lk - j0);
+      const int64_t offset = kv_head_offset(a, b, kvh) + j0 * D;
+      transpose_tile(in.k + offset, cols, D, kt.data());
+      transpose_tile(in.v + offset, cols, D, vt.data());
+      T* dk_rows = dk + offset;
+      T* dv_rows = dv + offset;
+      std::fill(dk_rows, dk_rows + cols * D, T(0));
+      std::fill(dv_rows, dv_rows + cols * D, T(0));
+      for (int64_t h = kvh * G; h < (kvh + 1) * G; ++h)
+        for (int64_t i0 = a.first_query(j0); i0 < a.Lq; i0 += kQueryTile) {
+          const int64_t rows = std::min(kQueryTile, a.Lq - i0);
+          tile_gradients(b, h, i0, rows, j0, cols, kt.data(), vt.data(), p.data(), ds.data());
+          const int64_t row0 = q_head_offset(a, b, h) + i0 * D;
+          accumulate_rows_transposed(dv_rows, cols, p.data(), dout + row0, rows, D, T(1));
+          accumulate_rows_transposed(dk_rows, cols, ds.data(), in.q + row0, rows, D, scale);
+        }
+    }
+  });
+}
+
+// A tensor as a contiguous compute-type array.
+Tensor compute_copy(const Tensor& t, DType ct) { return to_contiguous(convert(t, ct)); }
+
+// What the CPU backward keeps: the inputs, the output and the lse in compute type (float64 for
+// float64 inputs, finer than the float32 lse returned).
+struct AttentionSaved {
+  AttentionShape shape;
+  Tensor q, k, v, out, lse;
+  std::vector<uint8_t> keep;  // [B, Lk], empty without a mask
+};
+
+template <typename T>
+AttentionInputs<T> inputs_of(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<uint8_t>& keep) {
+  return {q.data<T>(), k.data<T>(), v.data<T>(), keep.empty() ? nullptr : keep.data()};
+}
+
+std::vector<Tensor> attention_cpu_backward(const AttentionSaved& s, const Tensor& dout) {
+  const DType dt = s.q.dtype(), ct = detail::compute_dtype(dt);
+  const Tensor qc = compute_copy(s.q, ct), kc = compute_copy(s.k, ct), vc = compute_copy(s.v, ct);
+  const Tensor oc = compute_copy(s.out, ct), gc = compute_copy(dout, ct);
+  Tensor dq = empty(s.q.shape(), ct), dk = empty(s.k.shape(), ct), dv = empty(s.v.shape(), ct);
+  detail::dispatch_compute(ct, [&](auto tag) {
+    using T = decltype(tag);
+    attention_backward_cpu<T>(s.shape, inputs_of<T>(qc, kc, vc, s.keep), oc.data<T>(), s.lse.data<T>(), gc.data<T>(),
+                              dq.data<T>(), dk.data<T>(), dv.data<T>());
+    return 0;
+  });
+  return {convert(dq, dt), convert(dk, dt), convert(dv, dt)};
+}
+
+void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+  const char* op = "attention";
+  for (const Tensor* t : {&q, &k, &v}) detail::check_floating(op, *t);
+  detail::check_same_dtype(op, q, k);
+  detail::check_same_dtype(op, q, v);
+  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4)
+    detail::op_error(op, "q, k and v must be [batch, heads, L, head_dim], got q " + shape_str(q.shape()) + ", k " +
+                             shape_str(k.shape()) + ", v " + shape_str(v.shape()));
+  if (k.shape() != v.shape() || q.shape()[0] != k.shape()[0] || q.shape()[3] != k.shape()[3] || k.shape()[1] == 0 ||
+      q.shape()[1] % k.shape()[1] != 0)
+    detail::op_error(op, "q " + shape_str(q.shape()) + " does not fit k " + shape_str(k.shape()) + " and v " +
+                             shape_str(v.shape()) +
+                             " (k and v one shape, batch and head_dim equal, q_heads a multiple of kv_heads)");
+  if (k.device() != q.device() || v.device() != q.device())
+    detail::op_error(op, "q on " + q.device().str() + ", k on " + k.device().str() + ", v on " + v.device().str());
+  if (!mask.defined()) return;
+  const DType md = mask.dtype();
+  if (md != DType::Bool && md != DType::UInt8 && md != DType::Int32 && md != DType::Int64)
+    detail::op_error(op, std::string("key_padding_mask must be bool, uint8 or an integer type, got ") + dtype_name(md));
+  if (mask.shape() != Shape{k.shape()[0], k.shape()[2]})
+    detail::op_error(op, "key_padding_mask " + shape_str(mask.shape()) +
+                             " must be [batch, Lk] = " + shape_str({k.shape()[0], k.shape()[2]}));
+}
+
+}  // namespace
+
+AttentionResult attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
+                          const Tensor& key_padding_mask, double scale) {
+  check_inputs(q, k, v, key_padding_mask);
+  const int64_t D = q.shape()[3];
+  const double resolved_scale = scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(D, 1)));
+  auto saved = std::make_shared<AttentionSaved>();
+  saved->shape = {q.shape()[0], q.shape()[1], k.shape()[1], q.shape()[2], k.shape()[2], D, causal, resolved_scale};
+  if (key_padding_mask.defined()) {
+    const std::vector<int64_t> m = key_padding_mask.to_vector<int64_t>();
+    saved->keep.resize(m.size());
+    for (size_t i = 0; i < m.size(); ++i) saved->keep[i] = m[i] != 0;
+  }
+  AttentionResult result;
+  if (!q.device().is_cpu()) {
+    // The device kernels take the mask as contiguous uint8 (1 = attend) on q's device.
+    const Tensor mask =
+        saved->keep.empty() ? Tensor() : to_device(from_vector(saved->keep, key_padding_mask.shape()), q.device());
+    const std::vector<Tensor> fwd =
+        device_kernel("attention", q, &DeviceKernels::attention_forward)(q, k, v, causal, mask, resolved_scale);
+    result = {fwd[0], fwd[1]};
+    autograd::record(
+        "attention", {q, k, v}, {result.out},
+        [q, k, v, mask, causal, resolved_scale, out = result.out, lse = result.lse](const std::vector<Tensor>& g) {
+          const Tensor dout = g[0].dtype() == q.dtype() ? g[0] : convert(g[0], q.dtype());
+          return device_kernel("attention", q, &DeviceKernels::attention_backward)(q, k, v, out, lse, dout, causal,
+                                                                                   mask, resolved_scale);
+        });
+    return result;
+  }
+  const DType ct = detail::compute_dtype(q.dtype());
+  const Tensor qc = compute_copy(q, ct), kc = compute_copy(k, ct), vc = compute_copy(v, ct);
+  const AttentionShape& a = saved->shape;
+  Tensor out = empty(q.shape(), ct), lse = empty({a.batch, a.q_heads, a.Lq}, ct);
+  detail::dispatch_compute(ct, [&](auto tag) {
+    using T = decltype(tag);
+    attention_forward_cpu<T>(a, inputs_of<T>(qc, kc, vc, saved->keep), out.data<T>(), lse.data<T>());
+    return 0;
+  });
+  result = {convert(out, q.dtype()), convert(lse, DType::Float32)};
+  if (autograd::needs_grad({q, k, v})) {
+    saved->q = q;
+    saved->k = k;
+    saved->v = v;
+    saved->out = result.out;
+    saved->lse = lse;
+  }
+  autograd::record("attention", {q, k, v}, {result.out},
+                   [saved](const std::vector<Tensor>& g) { return attention_cpu_backward(*saved, g[0]); });
+  return result;
+}
+
+}  // namespace emrrg
