@@ -2,6 +2,7 @@
 
 #include "cuda/gemm.h"
 #include "cuda/kernels/adamw.h"
+#include "cuda/kernels/attention.h"
 #include "cuda/kernels/dropout.h"
 #include "cuda/kernels/elementwise.h"
 #include "cuda/kernels/indexing.h"
@@ -38,6 +39,8 @@ void register_cuda_kernels() {
     k.var_rows = &var_rows;
     k.dropout_scale = &dropout_scale;
     k.adamw_step = &adamw_step;
+    k.attention_forward = &attention_forward;
+    k.attention_backward = &attention_backward;
     k.rotary = &rotary;
     k.swiglu_forward = &swiglu_forward;
     k.swiglu_backward = &swiglu_backward;

@@ -19,6 +19,24 @@
 
 namespace emrrg::cuda::mma {
 
+// A pointer into shared memory as dynamic_shared<T>() returns it: checked in the simulator.
+#if defined(EMRRG_CUDA_SIM)
+template <typename T> using Shared = sim::SharedPtr<T>;
+#else
+template <typename T> using Shared = T*;
+#endif
+
+// dst[0..8) = src[0..8), or zeros when src is null: 16 bytes (one vector load and store on a
+// GPU; both 16-byte aligned).
+template <typename T> __device__ __forceinline__ void copy8(Shared<T> dst, const T* src) {
+  static_assert(sizeof(T) == 2, "copy8 moves eight 16-bit elements");
+#if defined(EMRRG_CUDA_SIM)
+  for (int i = 0; i < 8; ++i) dst[i] = src ? src[i] : T(0.0f);
+#else
+  *reinterpret_cast<uint4*>(dst) = src ? *reinterpret_cast<const uint4*>(src) : make_uint4(0, 0, 0, 0);
+#endif
+}
+
 template <typename T> constexpr bool kTensorCoreType = std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, __half>;
 
 // The 16 bits of a bf16 or fp16 value.
