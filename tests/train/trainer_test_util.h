@@ -30,14 +30,20 @@ struct ScratchDir {
 
 class SpiralMlp : public train::Trainable {
  public:
-  SpiralMlp(uint64_t init_seed, double dropout_p = 0.1)
-      : init_gen_(init_seed), model_(2, 16, 3, init_gen_), dropout_gen_(init_seed + 1000), p_(dropout_p) {}
+  // `ballast` > 0 adds a trained [ballast] vector under a small L2 penalty, so checkpoints have
+  // the size of a real model's and take a while to write.
+  SpiralMlp(uint64_t init_seed, double dropout_p = 0.1, int64_t ballast = 0)
+      : init_gen_(init_seed), model_(2, 16, 3, init_gen_), dropout_gen_(init_seed + 1000), p_(dropout_p) {
+    if (ballast > 0) ballast_ = randn({ballast}, 0.0, 1.0, init_gen_).set_requires_grad();
+  }
   Tensor loss(const data::Batch& b) override {
-    return cross_entropy(model_.forward(dropout(b.images, p_, model_.is_training(), dropout_gen_)), b.labels);
+    Tensor loss = cross_entropy(model_.forward(dropout(b.images, p_, model_.is_training(), dropout_gen_)), b.labels);
+    return ballast_.defined() ? add(loss, mul(mean(mul(ballast_, ballast_)), 1e-3)) : loss;
   }
   std::vector<train::TrainedParameter> trained_parameters() override {
     std::vector<train::TrainedParameter> out;
     for (auto& [name, t] : model_.named_parameters()) out.push_back({name, t, name.find("bias") == std::string::npos});
+    if (ballast_.defined()) out.push_back({"ballast", ballast_, false});
     return out;
   }
   std::vector<std::string> generate(const data::Batch& b, const train::GenerateConfig&) override {
@@ -52,6 +58,7 @@ class SpiralMlp : public train::Trainable {
   models::MLP model_;
   Generator dropout_gen_;
   double p_;
+  Tensor ballast_;
 };
 
 // n spiral points in batches, shuffled per epoch from the seed.
