@@ -7,7 +7,6 @@
 
 #include "runtime/threading.h"
 #include "tests/train/trainer_test_util.h"
-#include "train/data/demo_data.h"
 #include "train/data/loader.h"
 #include "train/report_lm.h"
 #include "train/report_validation.h"
@@ -22,15 +21,8 @@ struct PhantomData {
   std::shared_ptr<const data::Tokenizer> tokenizer = data::load_tokenizer(std::string(EMRRG_FIXTURES_DIR) + "/tokenizers/tok512.model");
   std::unique_ptr<data::ReportDataset> train, val;
   PhantomData() {
-    data::DemoDataConfig c;
-    c.out_dir = dir / "demo";
-    c.n = 30;
-    c.size = 32;
-    c.seed = 3;
-    c.threads = 2;
-    data::make_demo_data(c);
     data::DatasetConfig d;
-    d.annotation_path = c.out_dir + "/annotation.json";
+    d.annotation_path = testing::make_phantom(dir / "demo");
     d.image.size = 32;
     d.max_length = 40;
     train = std::make_unique<data::ReportDataset>(d, tokenizer);

@@ -11,6 +11,7 @@
 
 #include "models/mlp.h"
 #include "ops/ops.h"
+#include "train/data/demo_data.h"
 #include "train/data/rng.h"
 #include "train/trainable.h"
 
@@ -27,6 +28,19 @@ struct ScratchDir {
   ~ScratchDir() { std::filesystem::remove_all(path); }
   std::string operator/(const std::string& child) const { return (std::filesystem::path(path) / child).string(); }
 };
+
+// A phantom data set of 30 studies (21 train, 3 val, 6 test) at `size` px; returns its
+// annotation.json.
+inline std::string make_phantom(const std::string& dir, int size = 32) {
+  data::DemoDataConfig c;
+  c.out_dir = dir;
+  c.n = 30;
+  c.size = size;
+  c.seed = 3;
+  c.threads = 2;
+  data::make_demo_data(c);
+  return dir + "/annotation.json";
+}
 
 class SpiralMlp : public train::Trainable {
  public:
