@@ -31,8 +31,8 @@ Metrics validate_by_generation(Trainable& model, BatchSource& split, const Gener
   while (split.next(batch)) {
     const std::vector<std::string> generated = model.generate(batch, config);
     if (generated.size() != batch.size())
-      throw std::runtime_error("validation: the model generated " + std::to_string(generated.size()) + " reports for a batch of " +
-                               std::to_string(batch.size()) + " studies");
+      throw std::runtime_error("validation: the model generated " + std::to_string(generated.size()) +
+                               " reports for a batch of " + std::to_string(batch.size()) + " studies");
     for (size_t i = 0; i < generated.size(); ++i) {
       references.push_back(batch.reports[i]);
       hypotheses.push_back(generated[i]);

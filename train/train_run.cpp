@@ -56,7 +56,8 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& log) {
   const GenerateConfig generate_config = config::read_generate_config(doc, source);
   ReportLmConfig lm = read_report_lm_config(doc, source);
   if (!o.out_dir.empty()) train_config.trainer.out_dir = o.out_dir;
-  if (data_config.annotation.empty()) throw std::runtime_error("config '" + source + "': [data] annotation is required");
+  if (data_config.annotation.empty())
+    throw std::runtime_error("config '" + source + "': [data] annotation is required");
 
   const std::shared_ptr<const data::Tokenizer> tokenizer = data::load_tokenizer(lm.tokenizer);
   lm.llama.vocab_size = tokenizer->vocab_size();
@@ -81,8 +82,9 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& log) {
   ReportLanguageModel model(lm.llama, tokenizer, train_config.seed);
   log << "train: report language model (" << model.llama().num_parameters() << " parameters) on " << train_set.size()
       << " training and " << val_set.size() << " validation studies of '" << data_config.annotation << "'\n";
-  Trainer trainer(model, train_data, train_config.trainer,
-                  [&](Trainable& m, int64_t) { return validate_by_generation(m, val_data, generate_config); }, &log);
+  Trainer trainer(
+      model, train_data, train_config.trainer,
+      [&](Trainable& m, int64_t) { return validate_by_generation(m, val_data, generate_config); }, &log);
   if (!o.resume_dir.empty() && !trainer.resume(o.resume_dir))
     log << "resume: no checkpoint under '" << o.resume_dir << "' yet; starting at step 0\n";
   trainer.fit();

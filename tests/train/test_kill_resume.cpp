@@ -77,7 +77,8 @@ TEST(KillResume, SigkillAnywhereLosesNothing) {
   const std::string reference = dir / "reference", killed = dir / "killed";
   const auto start = std::chrono::steady_clock::now();
   ASSERT_EQ(wait_exit(start_run(reference)), 0);
-  const auto reference_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  const auto reference_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
 
   data::Rng rng(2026);
   int kills = 0, kills_in_checkpoint_writes = 0, runs = 0;

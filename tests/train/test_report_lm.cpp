@@ -18,7 +18,8 @@ using testing::ScratchDir;
 
 struct PhantomData {
   ScratchDir dir{"phantom"};
-  std::shared_ptr<const data::Tokenizer> tokenizer = data::load_tokenizer(std::string(EMRRG_FIXTURES_DIR) + "/tokenizers/tok512.model");
+  std::shared_ptr<const data::Tokenizer> tokenizer =
+      data::load_tokenizer(std::string(EMRRG_FIXTURES_DIR) + "/tokenizers/tok512.model");
   std::unique_ptr<data::ReportDataset> train, val;
   PhantomData() {
     data::DatasetConfig d;
@@ -81,7 +82,8 @@ TEST(ReportLanguageModel, LearnsThePhantomReportsAndIsValidatedByGeneration) {
   ScratchDir dir("report_lm");
   OneThread one_thread;
   auto model = tiny_lm(1);
-  data::DataLoader train_loader(*phantom().train, loader_config(true)), val_loader(*phantom().val, loader_config(false));
+  data::DataLoader train_loader(*phantom().train, loader_config(true)),
+      val_loader(*phantom().val, loader_config(false));
   train::LoaderSource train_data(train_loader), val_data(val_loader);
   train::GenerateConfig gen;
   gen.beams = 2;

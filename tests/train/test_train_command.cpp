@@ -19,9 +19,11 @@ using testing::ScratchDir;
 std::string write_run_config(const ScratchDir& dir) {
   const std::string annotation = testing::make_phantom(dir / "data", 16);
   const std::string path = dir / "run.toml";
-  std::ofstream(path) << "[data]\nannotation = \"" << annotation << "\"\ndataset = \"demo\"\nmax_length = 32\nnum_workers = 1\n"
+  std::ofstream(path) << "[data]\nannotation = \"" << annotation
+                      << "\"\ndataset = \"demo\"\nmax_length = 32\nnum_workers = 1\n"
                       << "[train]\nbatch_size = 4\nepochs = 0\nmax_steps = 6\nlr = 1e-2\nlr_min = 1e-3\nval_every = 3\n"
-                      << "checkpoint_every = 2\nout_dir = \"" << dir / "out" << "\"\nlog_every = 1\n"
+                      << "checkpoint_every = 2\nout_dir = \"" << dir / "out"
+                      << "\"\nlog_every = 1\n"
                       << "[generate]\nbeams = 1\nmax_new_tokens = 6\n"
                       << "[report_lm]\ntokenizer = \"" << EMRRG_FIXTURES_DIR << "/tokenizers/tok512.model\"\n"
                       << "hidden_size = 16\nintermediate_size = 32\nlayers = 1\nheads = 2\nkv_heads = 2\n";
@@ -62,7 +64,7 @@ TEST(TrainCommand, TrainsValidatesCheckpointsAndLogs) {
     }
   }
   EXPECT_EQ(train_lines, 5);
-  EXPECT_EQ(val_lines, 2);  // step 3 and the last step
+  EXPECT_EQ(val_lines, 2);                                                 // step 3 and the last step
   EXPECT_EQ(train::list_checkpoints(dir / "out/checkpoints").size(), 3u);  // 4, 5 and the best, 3
   EXPECT_FALSE(std::filesystem::is_empty(dir / "out/tensorboard"));
   EXPECT_NE(log.str().find("validation at step 3"), std::string::npos) << log.str();
@@ -73,7 +75,9 @@ TEST(TrainCommand, ProgramReportsConfigErrorsAndResumes) {
   const std::string config = write_run_config(dir);
   std::string out;
   EXPECT_EQ(run_emrrg("train --config " + config + " --set train.lr=fast", out), 1);
-  EXPECT_NE(out.find("emrrg: error: config '" + config + "': [train] lr must be a number, got a string"), std::string::npos) << out;
+  EXPECT_NE(out.find("emrrg: error: config '" + config + "': [train] lr must be a number, got a string"),
+            std::string::npos)
+      << out;
   EXPECT_EQ(run_emrrg("train --config " + config + " --set report_lm.depth=3", out), 1);
   EXPECT_NE(out.find("[report_lm] unknown key 'depth'"), std::string::npos) << out;
 

@@ -21,7 +21,8 @@ namespace emrrg::testing {
 struct ScratchDir {
   std::string path;
   explicit ScratchDir(const std::string& name)
-      : path((std::filesystem::temp_directory_path() / ("emrrg_trainer_" + std::to_string(::getpid()) + "_" + name)).string()) {
+      : path((std::filesystem::temp_directory_path() / ("emrrg_trainer_" + std::to_string(::getpid()) + "_" + name))
+                 .string()) {
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }
