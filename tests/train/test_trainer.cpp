@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -303,6 +306,58 @@ TEST(Trainer, ValidationKeepsTheBestCheckpointByTheFormula) {
   EXPECT_NE(log.str().find("bleu_4"), std::string::npos);
   EXPECT_NE(log.str().find("eta"), std::string::npos);
   EXPECT_NE(log.str().find("tok/s"), std::string::npos);
+}
+
+// Files may not grow past `bytes` while it lives (a full disk, as EFBIG instead of ENOSPC).
+struct FileSizeLimit {
+  rlimit previous{};
+  void (*previous_handler)(int);
+  explicit FileSizeLimit(rlim_t bytes) {
+    getrlimit(RLIMIT_FSIZE, &previous);
+    previous_handler = std::signal(SIGXFSZ, SIG_IGN);  // a failed write instead of a killed process
+    rlimit limit = previous;
+    limit.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &previous);
+    std::signal(SIGXFSZ, previous_handler);
+  }
+};
+
+TEST(Trainer, FullDiskDuringACheckpointKeepsThePreviousOne) {
+  ScratchDir dir("full_disk");
+  const auto options = [&] {
+    train::TrainerOptions o = quiet_options(dir / "run");
+    o.checkpoint_every = 1;
+    o.epochs = 0;
+    o.max_steps = 4;
+    return o;
+  };
+  SpiralSource data(40, 8, 1);
+  {
+    SpiralMlp m(6, 0.1, 4096);  // 16 KiB of weights, 32 KiB of moments
+    train::Trainer t(m, data, options());
+    ASSERT_TRUE(t.step());
+    ASSERT_TRUE(t.step());
+    FileSizeLimit limit(20 * 1024);
+    try {
+      t.step();
+      ADD_FAILURE() << "the checkpoint of step 3 was written past the file size limit";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("optimizer.safetensors' failed: File too large"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(train::list_checkpoints(dir / "run/checkpoints").front(), dir / "run/checkpoints/step_00000002");
+  EXPECT_EQ(train::load_checkpoint(dir / "run/checkpoints/step_00000002").state.step, 2);
+  // With space again, the run resumes from step 2 and finishes.
+  SpiralMlp m(7, 0.1, 4096);
+  train::Trainer t(m, data, options());
+  ASSERT_TRUE(t.resume(dir / "run"));
+  EXPECT_EQ(t.state().step, 2);
+  t.fit();
+  EXPECT_EQ(t.state().step, 4);
 }
 
 // The spiral MLP whose third loss is NaN.
