@@ -303,17 +303,19 @@ bool Trainer::step() {
 }
 
 void Trainer::log_step(const StepRecord& rec, int64_t micro, double tokens, double images, double step_seconds) {
-  logs_->write({{"type", "train"},
-                {"step", rec.step},
-                {"epoch", rec.epoch + 1},
-                {"loss", rec.loss},
-                {"lr", rec.lr},
-                {"grad_norm", rec.grad_norm},
-                {"micro_batches", micro},
-                {"tokens_per_s", tokens / step_seconds},
-                {"images_per_s", images / step_seconds},
-                {"step_seconds", step_seconds},
-                {"peak_rss_mb", peak_rss_mb()}});
+  nlohmann::json j = {{"type", "train"},
+                      {"step", rec.step},
+                      {"epoch", rec.epoch + 1},
+                      {"loss", rec.loss},
+                      {"lr", rec.lr},
+                      {"grad_norm", rec.grad_norm},
+                      {"micro_batches", micro},
+                      {"tokens_per_s", tokens / step_seconds},
+                      {"images_per_s", images / step_seconds},
+                      {"step_seconds", step_seconds},
+                      {"peak_rss_mb", peak_rss_mb()}};
+  if (options_.device_memory_mb) j["device_peak_mb"] = options_.device_memory_mb();
+  logs_->write(j);
   if (logs_->tensorboard) {
     logs_->tensorboard->add_scalar("train/loss", rec.loss, rec.step);
     logs_->tensorboard->add_scalar("train/lr", rec.lr, rec.step);

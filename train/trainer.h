@@ -41,6 +41,9 @@ struct TrainerOptions {
   std::string out_dir = "runs/emrrg";
   int64_t log_every = 10;  // progress line every N steps (JSONL and TensorBoard get every step)
   bool tensorboard = true;
+  // Peak device memory in MiB for the JSONL (the CUDA caching allocator's statistics); unset on
+  // the CPU, where the log has the process's peak resident memory.
+  std::function<double()> device_memory_mb;
 };
 
 using Metrics = std::map<std::string, double>;

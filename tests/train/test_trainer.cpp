@@ -127,6 +127,7 @@ TEST(Trainer, UnevenLastStepOfAnEpochUsesTheBatchesLeft) {
   train::TrainerOptions o = quiet_options(dir.path);
   o.grad_accum = 3;
   o.epochs = 2;
+  o.device_memory_mb = [] { return 12.5; };
   train::Trainer t(m, data, o);
   EXPECT_EQ(t.steps_per_epoch(), 3);
   t.fit();
@@ -135,7 +136,11 @@ TEST(Trainer, UnevenLastStepOfAnEpochUsesTheBatchesLeft) {
   // The JSONL records the micro-batches of every step.
   std::ifstream in(dir / "log.jsonl");
   std::vector<int64_t> micro;
-  for (std::string line; std::getline(in, line);) micro.push_back(nlohmann::json::parse(line)["micro_batches"]);
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    micro.push_back(j["micro_batches"]);
+    EXPECT_EQ(j["device_peak_mb"], 12.5);
+  }
   EXPECT_EQ(micro, (std::vector<int64_t>{3, 3, 2, 3, 3, 2}));
 }
 
