@@ -43,6 +43,7 @@ int run_emrrg(const std::string& args, std::string& output) {
 
 TEST(TrainCommand, TrainsValidatesCheckpointsAndLogs) {
   ScratchDir dir("train_command");
+  testing::OneThread one_thread;
   std::ostringstream log;
   train::TrainRunOptions o;
   o.config_path = write_run_config(dir);
