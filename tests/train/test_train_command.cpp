@@ -2,6 +2,7 @@
 // errors, --set, --resume).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -90,6 +91,50 @@ TEST(TrainCommand, ProgramReportsConfigErrorsAndResumes) {
   ASSERT_EQ(run_emrrg("train --config " + config + " --resume " + run, out), 0) << out;
   EXPECT_NE(out.find("continuing from " + run + "/checkpoints/step_00000004"), std::string::npos) << out;
   EXPECT_EQ(train::read_file(run + "/checkpoints/step_00000006/model.safetensors"), first);
+}
+
+TEST(TestCommand, ScoresTheTestSplitBesideTheBaselinesWithTestLoss) {
+  ScratchDir dir("test_command");
+  testing::OneThread one_thread;
+  const std::string config = write_run_config(dir);
+  std::ostringstream log;
+  train::TrainRunOptions t;
+  t.config_path = config;
+  train::run_training(t, log);
+  train::TestRunOptions o;
+  o.config_path = config;
+  o.weights = dir / "out/checkpoints/step_00000006";
+  o.reports_path = dir / "reports.jsonl";
+  const train::TestResult r = train::run_test(o, log);
+  ASSERT_EQ(r.reports.size(), 6u);  // the phantom test split
+  EXPECT_GT(r.metrics.at("test_loss"), 0.0);
+  EXPECT_LT(r.metrics.at("test_loss"), std::log(512.0));  // trained: better than uniform over the vocabulary
+  ASSERT_EQ(r.baselines.size(), 2u);
+  std::ifstream in(o.reports_path);
+  int lines = 0;
+  for (std::string line; std::getline(in, line); ++lines)
+    EXPECT_EQ(nlohmann::json::parse(line)["reference"], r.reports[static_cast<size_t>(lines)].reference);
+  EXPECT_EQ(lines, 6);
+
+  // The same weights, from the file; wrong weights are refused by name.
+  o.weights = dir / "out/checkpoints/step_00000006/model.safetensors";
+  o.reports_path.clear();
+  EXPECT_EQ(train::run_test(o, log).metrics.at("test_loss"), r.metrics.at("test_loss"));
+  o.overrides = {"report_lm.hidden_size=32"};
+  try {
+    train::run_test(o, log);
+    ADD_FAILURE() << "weights of another shape loaded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("do not fit the model; 'model.embed_tokens.weight' has another shape"),
+              std::string::npos)
+        << e.what();
+  }
+  std::string out;
+  ASSERT_EQ(run_emrrg("test --config " + config + " --weights " + dir / "out/checkpoints/step_00000006" + " --json", out), 0)
+      << out;
+  const nlohmann::json j = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_EQ(j["model"]["test_loss"], r.metrics.at("test_loss"));
+  EXPECT_TRUE(j["most frequent"].contains("cider"));
 }
 
 }  // namespace
