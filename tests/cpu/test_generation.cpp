@@ -1,6 +1,7 @@
 // The search algorithms (models/generation/) against Hugging Face generate() on a toy decoder
 // whose logits are table[last token] + bias[position] (tests/golden/make_generation_golden.py),
-// plus the properties of sampling and the logits processors.
+// prompts given as ids and as embeddings, plus the properties of sampling and the logits
+// processors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -101,7 +102,7 @@ GenerationConfig config_of(const nlohmann::json& c) {
 
 TEST(Generation, MatchesHuggingFaceGenerateTokenForToken) {
   const nlohmann::json fixture = load_fixture();
-  ASSERT_GE(fixture["cases"].size(), 9u);
+  ASSERT_GE(fixture["cases"].size(), 11u);
   for (const auto& c : fixture["cases"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
     const Rows prompts = c["prompts"].get<Rows>();
@@ -110,7 +111,9 @@ TEST(Generation, MatchesHuggingFaceGenerateTokenForToken) {
     const std::vector<float> scores = c["scores"].get<std::vector<float>>();
     TableDecoder decoder = toy_decoder(fixture);
     const Tensor logits = decoder.start(prompts);
-    const std::vector<GeneratedSequence> got = generate(decoder, logits, prompts, config);
+    // From embeddings (EMRRG's case) the search is given no prompt ids.
+    const bool from_embeddings = c["from_embeddings"];
+    const std::vector<GeneratedSequence> got = generate(decoder, logits, from_embeddings ? Rows{} : prompts, config);
     ASSERT_EQ(got.size(), expected.size());
     for (size_t r = 0; r < got.size(); ++r) {
       EXPECT_EQ(got[r].tokens, expected[r]) << "row " << r;
