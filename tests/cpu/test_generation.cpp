@@ -168,7 +168,7 @@ TEST(Generation, MinNewTokensMasksEosUntilReached) {
 TEST(Generation, TopPKeepsTheSmallestSetReachingTheMass) {
   // probabilities 0.5, 0.3, 0.15, 0.05 (logits are their logs, shuffled)
   std::vector<float> scores = {std::log(0.15f), std::log(0.5f), std::log(0.05f), std::log(0.3f)};
-  apply_temperature_top_p(scores, 1.0f, 0.75f);
+  apply_sampling_warpers(scores, 1.0f, 0, 0.75f);
   const float inf = std::numeric_limits<float>::infinity();
   EXPECT_EQ(scores[0], -inf);
   EXPECT_EQ(scores[2], -inf);
@@ -176,8 +176,18 @@ TEST(Generation, TopPKeepsTheSmallestSetReachingTheMass) {
   EXPECT_GT(scores[3], -inf);
   // A tiny top_p still keeps the most probable token.
   scores = {0.0f, 3.0f, 1.0f};
-  apply_temperature_top_p(scores, 1.0f, 1e-6f);
+  apply_sampling_warpers(scores, 1.0f, 0, 1e-6f);
   EXPECT_EQ(scores, (std::vector<float>{-inf, 3.0f, -inf}));
+}
+
+TEST(Generation, TopKKeepsTheKLargestAndTheirTies) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> scores = {1.0f, 4.0f, 2.0f, 4.0f, 3.0f};
+  apply_sampling_warpers(scores, 2.0f, 3, 1.0f);  // temperature first: scores halve
+  EXPECT_EQ(scores, (std::vector<float>{-inf, 2.0f, -inf, 2.0f, 1.5f}));
+  scores = {1.0f, 2.0f, 2.0f, 0.0f};
+  apply_sampling_warpers(scores, 1.0f, 1, 1.0f);  // ties with the k-th stay, as in HF
+  EXPECT_EQ(scores, (std::vector<float>{-inf, 2.0f, 2.0f, -inf}));
 }
 
 GenerationConfig sampling_config(uint64_t seed) {
