@@ -102,7 +102,7 @@ GenerationConfig config_of(const nlohmann::json& c) {
 
 TEST(Generation, MatchesHuggingFaceGenerateTokenForToken) {
   const nlohmann::json fixture = load_fixture();
-  ASSERT_GE(fixture["cases"].size(), 11u);
+  ASSERT_GE(fixture["cases"].size(), 51u);
   for (const auto& c : fixture["cases"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
     const Rows prompts = c["prompts"].get<Rows>();
@@ -117,9 +117,9 @@ TEST(Generation, MatchesHuggingFaceGenerateTokenForToken) {
     ASSERT_EQ(got.size(), expected.size());
     for (size_t r = 0; r < got.size(); ++r) {
       EXPECT_EQ(got[r].tokens, expected[r]) << "row " << r;
-      // HF's sequences_scores: float32, same operations; 1e-5 covers exp/log rounding.
+      // HF's sequences_scores: float32, same operations; 1e-5 relative covers exp/log rounding.
       if (config.num_beams > 1) {
-        EXPECT_NEAR(got[r].score, scores[r], 1e-5) << "row " << r;
+        EXPECT_NEAR(got[r].score, scores[r], 1e-5 * std::max(1.0f, std::fabs(scores[r]))) << "row " << r;
       }
     }
   }

@@ -129,10 +129,25 @@ def main():
         records.append(dict(name=name, prompts=prompts, from_embeddings=True, config=config, sequences=sequences,
                             scores=scores))
         print(name, sequences, [round(s, 4) for s in scores], "with prompt ids:", with_ids)
+    # A seeded sweep over the settings, for the paths the named cases miss (K up to 5, zero and
+    # negative length penalties, max_new_tokens 1, EOS that is never or always likely).
+    sweep = np.random.default_rng(7)
+    for i in range(40):
+        beams = int(sweep.integers(1, 6))
+        prompts = [[int(t) for t in sweep.integers(0, VOCAB, int(sweep.integers(1, 5)))]
+                   for _ in range(int(sweep.integers(1, 3)))]
+        eos = None if sweep.random() < 0.2 else int(sweep.integers(0, VOCAB))
+        settings = dict(max_new_tokens=int(sweep.integers(1, 15)), min_new_tokens=int(sweep.integers(0, 6)),
+                        eos_token_id=eos, repetition_penalty=float(sweep.choice([1.0, 1.3, 2.0])))
+        if beams > 1:
+            settings.update(num_beams=beams, length_penalty=float(sweep.choice([-1.0, 0.0, 1.0, 2.0])))
+        cases.append(("sweep_%d" % i, prompts, settings))
     for name, prompts, settings in cases:
         sequences, scores = run_case(model, prompts, settings)
         # Every beam case is also run one prompt at a time: batching must not change a row.
         for i, p in enumerate(prompts):
+            if name.startswith("sweep"):
+                break
             alone, _ = run_case(model, [p], settings)
             assert alone[0] == sequences[i], (name, alone, sequences)
         eos = settings.get("eos_token_id")
