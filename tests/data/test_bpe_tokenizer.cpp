@@ -190,7 +190,8 @@ TEST(BpeTokenizer, GptStyleByteLevelRegexAndUnknownPieces) {
   j["model"]["vocab"].erase("7");
   nlohmann::json merges = nlohmann::json::array();
   for (const auto& m : j["model"]["merges"])
-    if (m[0].get<std::string>().find('7') == std::string::npos && m[1].get<std::string>().find('7') == std::string::npos)
+    if (m[0].get<std::string>().find('7') == std::string::npos &&
+        m[1].get<std::string>().find('7') == std::string::npos)
       merges.push_back(m);
   j["model"]["merges"] = merges;
   j["model"]["unk_token"] = "x";
