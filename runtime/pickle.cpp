@@ -208,12 +208,12 @@ class Unpickler {
   }
 
   void set_items(PickleValue* dict, const std::vector<PickleValue*>& kv) {
-    if (!dict->is(Kind::Dict)) fail("SETITEM(S) on a " + dict->describe());
+    if (!dict->is(Kind::Dict) && !dict->is(Kind::Object)) fail("SETITEM(S) on a " + dict->describe());
     if (kv.size() % 2) fail("SETITEMS with an odd number of values");
     for (size_t i = 0; i < kv.size(); i += 2) dict->set_item(kv[i], kv[i + 1]);
   }
   void append_items(PickleValue* list, const std::vector<PickleValue*>& items) {
-    if (!list->is(Kind::List)) fail("APPEND(S) on a " + list->describe());
+    if (!list->is(Kind::List) && !list->is(Kind::Object)) fail("APPEND(S) on a " + list->describe());
     list->items.insert(list->items.end(), items.begin(), items.end());
   }
 
@@ -253,7 +253,7 @@ class Unpickler {
       return s;
     }
     if (f == "_codecs.encode") return latin1_bytes(a);
-    if (f == "argparse.Namespace") fail("argparse.Namespace is rebuilt with NEWOBJ, not called");
+    if (f == "argparse.Namespace") return make_inert_object(*arena_, f, a);
     PickleValue* r = nullptr;
     try {
       r = hooks_.call(*arena_, f, a);
@@ -287,9 +287,7 @@ class Unpickler {
   PickleValue* new_object(PickleValue* cls, PickleValue* args) {
     if (!cls->is(Kind::Global)) fail("NEWOBJ of a " + cls->describe() + ", not an allowed class");
     if (!args->is(Kind::Tuple)) fail("NEWOBJ of " + cls->text + " with a " + args->describe() + " as arguments");
-    PickleValue* o = make_text(Kind::Object, cls->text);
-    o->items = args->items;
-    return o;
+    return make_inert_object(*arena_, cls->text, args->items);
   }
 
   void step(unsigned char op) {
@@ -490,6 +488,13 @@ PickleValue* PickleArena::make(PickleValue::Kind kind) {
   values_.push_back(std::make_unique<PickleValue>());
   values_.back()->kind = kind;
   return values_.back().get();
+}
+
+PickleValue* make_inert_object(PickleArena& arena, const std::string& qualified_name, const std::vector<PickleValue*>& args) {
+  PickleValue* o = arena.make(PickleValue::Kind::Object);
+  o->text = qualified_name;
+  o->args = args;
+  return o;
 }
 
 void PickleValue::set_item(PickleValue* key, PickleValue* value) {

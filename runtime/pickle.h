@@ -3,8 +3,10 @@
 // callable with GLOBAL/STACK_GLOBAL and calls it with REDUCE or NEWOBJ; here every such name is
 // checked against what the caller's PickleHooks allow, and an unknown one is an error naming
 // it ("global 'posix.system' is not allowed"). Built in, because they are plain data:
-// collections.OrderedDict (a dict), _codecs.encode (how protocol 2 writes bytes) and
-// argparse.Namespace (an inert object holding its attribute dict).
+// collections.OrderedDict (a dict), builtins.set/frozenset, _codecs.encode (how protocol 2 writes
+// bytes) and argparse.Namespace (an inert Object holding its attribute dict). Calling or
+// instantiating any other allowed class (NEWOBJ, or REDUCE when the hooks' call() says so) only
+// records an inert Object.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -25,9 +27,12 @@ struct PickleValue {
   int64_t integer = 0;
   double number = 0;
   std::string text;                    // String, Bytes; Global and Object: "module.name"
-  std::vector<PickleValue*> items;     // Tuple, List, Set; Object: its constructor arguments
-  std::vector<std::pair<PickleValue*, PickleValue*>> entries;  // Dict, in insertion order
-  PickleValue* state = nullptr;        // BUILD's argument on a Dict or Object (kept, never applied)
+  // An Object is an inert record of a class the caller declared plain: its constructor arguments,
+  // the items and entries a list or dict subclass was given, and BUILD's state (kept, never applied).
+  std::vector<PickleValue*> items;     // Tuple, List, Set; Object: list items
+  std::vector<std::pair<PickleValue*, PickleValue*>> entries;  // Dict, Object: in insertion order
+  std::vector<PickleValue*> args;      // Object: constructor arguments
+  PickleValue* state = nullptr;        // Dict, Object: BUILD's argument
   Tensor tensor;                       // Tensor
   std::shared_ptr<void> opaque;        // Opaque: whatever the hooks made (a storage, say)
 
@@ -53,6 +58,9 @@ class PickleArena {
   std::vector<std::unique_ptr<PickleValue>> values_;
 };
 
+// An inert Object of class `qualified_name` holding `args`.
+PickleValue* make_inert_object(PickleArena& arena, const std::string& qualified_name, const std::vector<PickleValue*>& args);
+
 struct Unpickled {
   std::shared_ptr<PickleArena> arena;
   const PickleValue* root = nullptr;
@@ -64,7 +72,8 @@ class PickleHooks {
   virtual ~PickleHooks() = default;
   // Whether GLOBAL "module.name" may appear at all.
   virtual bool allows_global(const std::string& qualified_name) const = 0;
-  // REDUCE: `callable` (a Global the hooks allowed) applied to `args`.
+  // REDUCE: `callable` (a Global the hooks allowed) applied to `args`. make_inert_object() is there
+  // for classes that are plain records.
   virtual PickleValue* call(PickleArena& arena, const std::string& callable, const std::vector<PickleValue*>& args) = 0;
   // BINPERSID/PERSID: the object a persistent id stands for.
   virtual PickleValue* persistent_load(PickleArena& arena, const PickleValue& pid) = 0;

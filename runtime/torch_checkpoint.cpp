@@ -85,7 +85,9 @@ class TorchHooks : public PickleHooks {
       if (args.size() < 3 || !args[0]->is(Kind::Tensor)) throw std::runtime_error(f + ": expects a tensor first");
       return args[0];
     }
-    throw std::runtime_error("global '" + f + "' is a class and is not called when loading");
+    if (std::find(options_.inert_classes.begin(), options_.inert_classes.end(), f) != options_.inert_classes.end())
+      return make_inert_object(arena, f, args);
+    throw std::runtime_error("global '" + f + "' is a storage type and is not called when loading");
   }
 
   PickleValue* persistent_load(PickleArena& arena, const PickleValue& pid) override {

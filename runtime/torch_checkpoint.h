@@ -16,7 +16,8 @@ namespace emrrg {
 
 struct TorchCheckpointOptions {
   // Further classes (as "module.QualName") the caller knows to be plain records, rebuilt as inert
-  // objects like argparse.Namespace; their code never runs either way.
+  // objects like argparse.Namespace whether the pickle instantiates or calls them (a Lightning
+  // AttributeDict, torch.device, a numpy scalar beside the weights); their code never runs.
   std::vector<std::string> inert_classes;
 };
 

@@ -145,6 +145,28 @@ TEST(TorchCheckpoint, DeclaredPlainClassesLoadAsInertObjects) {
   EXPECT_FALSE(std::filesystem::exists("/tmp/emrrg_pwned_plain_object"));
 }
 
+TEST(TorchCheckpoint, DeclaredPlainClassesMayBeInstantiatedOrCalled) {
+  // A dict subclass (NEWOBJ + SETITEMS) holding a torch.device (REDUCE), and a numpy scalar.
+  const std::string path = kDir + "lightning_like.pth";
+  std::string e = error_of([&] { read_checkpoint(path); });
+  EXPECT_NE(e.find("global '__main__.AttributeDict' is not allowed"), std::string::npos) << e;
+  CheckpointOptions o;
+  o.inert_classes = {"__main__.AttributeDict", "torch.device", "numpy._core.multiarray.scalar", "numpy.dtype"};
+  const auto sd = read_checkpoint(path, o);
+  ASSERT_EQ(sd.size(), 1u);
+  EXPECT_EQ(sd.at("w").to_vector<float>(), (std::vector<float>{0, 1, 2}));
+
+  const TorchCheckpoint c = TorchCheckpoint::open(path, {o.inert_classes});
+  const PickleValue* hyper = c.root().get("hyper_parameters");
+  ASSERT_TRUE(hyper && hyper->is(PickleValue::Kind::Object));
+  ASSERT_EQ(hyper->entries.size(), 2u);
+  EXPECT_DOUBLE_EQ(hyper->entries[0].second->number, 0.1);
+  const PickleValue* device = hyper->entries[1].second;
+  EXPECT_EQ(device->text, "torch.device");
+  ASSERT_EQ(device->args.size(), 1u);
+  EXPECT_EQ(device->args[0]->text, "cpu");
+}
+
 TEST(TorchCheckpoint, BadGeometryIsAnError) {
   std::string e = error_of([&] { read_checkpoint(kDir + "bad_view.pth"); });
   EXPECT_NE(e.find("reaches outside storage '0' of 6 elements"), std::string::npos) << e;

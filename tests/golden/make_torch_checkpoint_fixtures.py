@@ -8,6 +8,8 @@
 - expected.safetensors: the values of dtypes.pth's state dict, contiguous, to compare against.
 - ddp_state_dict.pth: {"state_dict": {"module.weight", "module.bias"}, "optimizer": {...}}, a
   Linear(4, 3) as DistributedDataParallel names it; linear_expected.safetensors has its tensors.
+- lightning_like.pth: {"state_dict", "hyper_parameters": a dict subclass holding a torch.device,
+  "best": a numpy float64}: classes a caller may declare plain records.
 - bad_view.pth, bad_storage_size.pth: hand-made archives whose tensor reaches past its storage,
   and whose storage record is shorter than its declared size.
 - legacy.pth: the pre-1.6 format (torch.save(..., _use_new_zipfile_serialization=False)).
@@ -103,6 +105,16 @@ torch.save({"model": {"w": torch.ones(2)}, "cfg": Payload()}, OUT / "evil_plain_
 torch.save({"model": SystemCall("stack_global")}, OUT / "evil_stack_global.pth", pickle_protocol=4)
 
 
+
+class AttributeDict(dict):
+    """Like Lightning's AttributeDict: a dict subclass (NEWOBJ, then SETITEMS on the object)."""
+
+
+import numpy as np  # noqa: E402
+
+hyper = AttributeDict(lr=0.1, device=torch.device("cpu"))
+torch.save({"state_dict": {"w": torch.arange(3.0)}, "hyper_parameters": hyper, "best": np.float64(0.5)},
+           OUT / "lightning_like.pth")
 
 # Hand-made archives with inconsistent geometry, written like torch.save's but with a pickle whose
 # tensor reaches past its storage, and one whose storage record is shorter than its declared size.

@@ -19,7 +19,7 @@ namespace {
 
 struct EncodeOptions {
   std::string config, weights, out, key;
-  std::vector<std::string> images, renames, excludes;
+  std::vector<std::string> images, renames, excludes, plain_classes;
   bool random_init = false;
   uint64_t seed = 0;
   int64_t batch = 8;
@@ -35,6 +35,7 @@ int run_encode(const EncodeOptions& o) {
     emrrg::CheckpointOptions c;
     c.key = o.key;
     c.exclude = o.excludes;
+    c.inert_classes = o.plain_classes;
     for (const std::string& r : o.renames) {
       const size_t eq = r.find('=');
       if (eq == std::string::npos) throw std::invalid_argument("--rename '" + r + "' is not FROM=TO");
@@ -66,6 +67,10 @@ const bool registered = emrrg::cli::register_command(
            ->allow_extra_args(false);
        app.add_option("--exclude", o->excludes, "Leave out checkpoint tensors whose (mapped) name matches this "
                                                 "regex, e.g. 'head\\..*'; repeatable")
+           ->allow_extra_args(false);
+       app.add_option("--plain-class", o->plain_classes,
+                      "A class in the checkpoint to keep as an inert record (never run), e.g. torch.device; "
+                      "repeatable")
            ->allow_extra_args(false);
        app.add_option("--out", o->out, "Output safetensors file")->required();
        app.add_option("--batch", o->batch, "Images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
