@@ -92,6 +92,7 @@ Tensor MambaMixer::forward(const Tensor& h) const {
       y = y * 0.5;
     } else {
       Tensor order = column_major_order(h.shape()[1]);
+      if (!xz.device().is_cpu()) order = to_device(order, xz.device());
       Tensor xc = index_select(xz, 2, order);
       Tensor yc = run_scan(scans[2], xc) + flip(run_scan(scans[3], flip(xc, {2})), {2});
       y = (y + index_select(yc, 2, order)) * 0.25;
