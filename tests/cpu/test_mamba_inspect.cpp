@@ -1,0 +1,137 @@
+// Mamba's implicit attention and `emrrg inspect` (docs/mamba/): alpha reproduces the selective
+// scan's output for every scan of the Vim ("v2") and ARM ("v3") mixers, and, taken back to token
+// order and combined over the scans as the mixer combines them, the mixer's output.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "autograd/tape.h"
+#include "ops/elementwise.h"
+#include "ops/scan_attention.h"
+#include "test_helpers.h"
+#include "train/encoder_inspection.h"
+
+namespace emrrg {
+namespace {
+
+// float64 alpha against the float32 scan: max |a - b| over max |b|.
+constexpr double kRelTol = 1e-5;
+
+double relative_error(const std::vector<double>& a, const std::vector<double>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    err = std::max(err, std::fabs(a[i] - b[i]));
+    scale = std::max(scale, std::fabs(b[i]));
+  }
+  return err / scale;
+}
+
+double silu(double v) { return v / (1 + std::exp(-v)); }
+
+// L = 65 = 8 x 8 + 1 tokens: a square grid with a middle class token for v3, and one position
+// past the CPU scan's 64-step chunk, so the carried state is part of what alpha must reproduce.
+struct MixerRun {
+  nn::MambaMixer mixer;
+  Tensor h, out;
+  std::vector<nn::ScanObservation> scans;
+
+  explicit MixerRun(nn::BiMamba mode) : mixer(config(mode)) {
+    h = testing::rand32({2, 65, 8}, 11);
+    mixer.set_scan_observer([this](const nn::ScanObservation& s) { scans.push_back(s); });
+    autograd::NoGradGuard no_grad;
+    out = mixer.forward(h);
+  }
+  static nn::MambaMixerConfig config(nn::BiMamba mode) {
+    nn::MambaMixerConfig c;
+    c.d_model = 8;
+    c.d_state = 4;
+    c.bimamba = mode;
+    return c;
+  }
+};
+
+TEST(ImplicitAttention, ReproducesEveryScansOutput) {
+  for (nn::BiMamba mode : {nn::BiMamba::V2, nn::BiMamba::V3}) {
+    MixerRun run(mode);
+    ASSERT_EQ(run.scans.size(), mode == nn::BiMamba::V2 ? 2u : 4u);
+    for (const nn::ScanObservation& s : run.scans) {
+      const int64_t batch = s.u.size(0), dim = s.u.size(1), L = s.u.size(2);
+      std::vector<int64_t> rows(static_cast<size_t>(L));
+      for (int64_t t = 0; t < L; ++t) rows[t] = t;
+      const std::vector<double> alpha =
+          scan_attention(s.delta, s.A, s.B, s.C, s.delta_bias, true, rows).to_vector<double>();
+      const std::vector<double> u = s.u.to_vector<double>(), z = s.z.to_vector<double>(), D = s.D.to_vector<double>();
+      // out_t = (sum_s alpha[t, s] u_s + D u_t) * silu(z_t)
+      std::vector<double> y(u.size());
+      for (int64_t r = 0; r < batch * dim; ++r)
+        for (int64_t t = 0; t < L; ++t) {
+          double sum = D[r % dim] * u[r * L + t];
+          for (int64_t j = 0; j < L; ++j) sum += alpha[(r * L + t) * L + j] * u[r * L + j];
+          y[r * L + t] = sum * silu(z[r * L + t]);
+        }
+      EXPECT_LT(relative_error(y, s.out.to_vector<double>()), kRelTol) << "scan " << s.scan;
+      for (int64_t r = 0; r < batch * dim; ++r)  // causal: no weight on later positions
+        for (int64_t t = 0; t < L; ++t)
+          for (int64_t j = t + 1; j < L; ++j) ASSERT_EQ(alpha[(r * L + t) * L + j], 0.0);
+    }
+  }
+}
+
+TEST(ImplicitAttention, CombinedInTokenOrderReproducesTheMixer) {
+  for (nn::BiMamba mode : {nn::BiMamba::V2, nn::BiMamba::V3}) {
+    MixerRun run(mode);
+    const int64_t batch = 2, dim = run.mixer.config().d_inner(), L = 65;
+    std::vector<int64_t> tokens(static_cast<size_t>(L));
+    for (int64_t t = 0; t < L; ++t) tokens[t] = t;
+    // y[b, t, d]: the mixer's input to out_proj, from every scan's token-order alpha.
+    std::vector<double> y(static_cast<size_t>(batch * L * dim), 0.0);
+    for (const nn::ScanObservation& s : run.scans) {
+      const std::vector<int64_t> order = train::scan_token_order(mode, s.scan, L);
+      const std::vector<double> alpha = train::token_attention(s, order, tokens).to_vector<double>();
+      const std::vector<double> u = s.u.to_vector<double>(), z = s.z.to_vector<double>(), D = s.D.to_vector<double>();
+      std::vector<double> u_tok(u.size()), z_tok(z.size());
+      for (int64_t r = 0; r < batch * dim; ++r)
+        for (int64_t j = 0; j < L; ++j) {
+          u_tok[r * L + order[j]] = u[r * L + j];
+          z_tok[r * L + order[j]] = z[r * L + j];
+        }
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t d = 0; d < dim; ++d) {
+          const int64_t r = b * dim + d;
+          for (int64_t t = 0; t < L; ++t) {
+            double sum = D[d] * u_tok[r * L + t];
+            for (int64_t j = 0; j < L; ++j) sum += alpha[(r * L + t) * L + j] * u_tok[r * L + j];
+            y[(b * L + t) * dim + d] += sum * silu(z_tok[r * L + t]) / static_cast<double>(run.scans.size());
+          }
+        }
+    }
+    autograd::NoGradGuard no_grad;
+    const Tensor out = run.mixer.out_proj->forward(from_vector(y, {batch, L, dim}, DType::Float32));
+    EXPECT_LT(relative_error(out.to_vector<double>(), run.out.to_vector<double>()), kRelTol)
+        << (mode == nn::BiMamba::V2 ? "v2" : "v3");
+  }
+}
+
+TEST(ImplicitAttention, ScanOrdersCoverEveryTokenOnce) {
+  // v3 over a 2 x 2 grid, the class token at 2: grid cell (r, c) is token r * 2 + c, past the class token + 1.
+  EXPECT_EQ(train::scan_token_order(nn::BiMamba::V3, 0, 5), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(train::scan_token_order(nn::BiMamba::V3, 1, 5), (std::vector<int64_t>{4, 3, 2, 1, 0}));
+  EXPECT_EQ(train::scan_token_order(nn::BiMamba::V3, 2, 5), (std::vector<int64_t>{0, 3, 2, 1, 4}));
+  EXPECT_EQ(train::scan_token_order(nn::BiMamba::V3, 3, 5), (std::vector<int64_t>{4, 1, 2, 3, 0}));
+  EXPECT_THROW(train::scan_token_order(nn::BiMamba::V2, 2, 5), std::out_of_range);
+}
+
+TEST(ImplicitAttention, BadArgumentsAreNamed) {
+  const Tensor delta = testing::rand32({1, 2, 5}, 1), A = testing::rand32({2, 3}, 2), B = testing::rand32({1, 3, 5}, 3);
+  try {
+    scan_attention(delta, A, B, testing::rand32({1, 3, 4}, 4), Tensor(), true, {0});
+    FAIL() << "a C of the wrong length was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("C [1, 3, 4]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(scan_attention(delta, A, B, B, Tensor(), true, {5}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace emrrg
