@@ -105,6 +105,7 @@ Inspection inspect_encoder(models::VisionMamba& encoder, const Tensor& image, co
   for (size_t i = 0; i < mixers.size(); ++i) {
     LayerMaps& layer = result.layers[i];
     layer.name = "layers." + std::to_string(i) + ".mixer";
+    layer.scans.resize(mixers[i]->scans.size());
     layer.attention.assign(query_tokens.size(), std::vector<double>(static_cast<size_t>(L), 0.0));
     const nn::BiMamba mode = mixers[i]->config().bimamba;
     const double share = 1.0 / static_cast<double>(mixers[i]->scans.size());
@@ -114,7 +115,7 @@ Inspection inspect_encoder(models::VisionMamba& encoder, const Tensor& image, co
       maps.direction = scan_direction_name(s.scan);
       maps.mean_delta = to_token_order(maps.mean_delta, order);
       maps.state_norm = to_token_order(maps.state_norm, order);
-      layer.scans.push_back(std::move(maps));
+      layer.scans[s.scan] = std::move(maps);  // the mixer's sum does not fix the order scans run in
       const std::vector<double> alpha = token_attention(s, order, query_tokens).to_vector<double>();
       const int64_t dim = s.delta.size(1), Q = static_cast<int64_t>(query_tokens.size());
       for (int64_t d = 0; d < dim; ++d)

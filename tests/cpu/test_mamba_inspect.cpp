@@ -3,13 +3,23 @@
 // order and combined over the scans as the mixer combines them, the mixer's output.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 
 #include "autograd/tape.h"
+#include "models/vision_mamba/vision_config_toml.h"
 #include "ops/elementwise.h"
 #include "ops/scan_attention.h"
 #include "test_helpers.h"
+#include "train/data/image_io.h"
+#include "train/data/image_transform.h"
+#include "train/data/phantom_renderer.h"
 #include "train/encoder_inspection.h"
+#include "train/inspect_figures.h"
 
 namespace emrrg {
 namespace {
@@ -131,6 +141,119 @@ TEST(ImplicitAttention, BadArgumentsAreNamed) {
     EXPECT_NE(std::string(e.what()).find("C [1, 3, 4]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(scan_attention(delta, A, B, B, Tensor(), true, {5}), std::invalid_argument);
+}
+
+// ---- emrrg inspect: the figures of a phantom radiograph ----
+
+const std::string kEncodeDir = std::string(EMRRG_FIXTURES_DIR) + "/encode/";
+
+std::filesystem::path temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("emrrg_test_" + std::to_string(::getpid()) + "_" + name);
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+data::Image phantom(int size) {
+  data::Rng rng(5);
+  const data::PhantomFindings findings;
+  return data::render_frontal(findings, data::sample_anatomy(rng, findings), size, rng);
+}
+
+// A figure is the expected size, drawn (not one colour), and shows the colour map over the grey
+// image: most of each panel's pixels coloured (channels apart), not grey.
+void expect_sane_figure(const std::string& path, int panels) {
+  const data::Image im = data::read_image(path);
+  ASSERT_EQ(im.channels, 3) << path;
+  EXPECT_GE(im.width, panels * 256) << path;  // 32-pixel images drawn 8x: panels of 256
+  EXPECT_GE(im.height, 256) << path;
+  EXPECT_LT(im.height, 256 + 100) << path;
+  int64_t tinted = 0, lo = 255, hi = 0;
+  for (int y = 0; y < im.height; ++y)
+    for (int x = 0; x < im.width; ++x) {
+      const int r = im.at(x, y, 0), g = im.at(x, y, 1), b = im.at(x, y, 2);
+      lo = std::min<int64_t>(lo, g);
+      hi = std::max<int64_t>(hi, g);
+      if (std::max({r, g, b}) - std::min({r, g, b}) > 40) ++tinted;
+    }
+  EXPECT_GT(hi - lo, 100) << path;
+  EXPECT_GT(tinted, panels * 256 * 256 / 2) << path;
+}
+
+TEST(Inspect, PhantomFiguresForEveryLayerAndDirection) {
+  for (const std::string kind : {"vim", "arm"}) {
+    const models::VisionMambaConfig config = models::load_vision_config(kEncodeDir + kind + "_tiny.toml");
+    models::VisionMamba encoder(config);  // random init
+    const data::Image image = phantom(96);
+    Tensor input = empty({1, 3, config.image_size, config.image_size});
+    data::ImageTransform(data::ImageTransformConfig{static_cast<int>(config.image_size)}).apply(image, input.data<float>());
+    const std::vector<int64_t> queries = {config.class_token_index(), train::patch_token(config, 3, 0)};
+    const train::Inspection inspection = train::inspect_encoder(encoder, input, queries);
+    const size_t scans = kind == "vim" ? 2 : 4;
+    ASSERT_EQ(inspection.layers.size(), static_cast<size_t>(config.depth));
+    for (const train::LayerMaps& layer : inspection.layers) {
+      ASSERT_EQ(layer.scans.size(), scans) << layer.name;
+      for (const train::ScanMaps& s : layer.scans)
+        for (size_t t = 0; t < s.mean_delta.size(); ++t) {
+          ASSERT_EQ(s.direction, train::scan_direction_name(static_cast<size_t>(&s - layer.scans.data())));
+          EXPECT_TRUE(std::isfinite(s.state_norm[t]) && s.state_norm[t] > 0) << layer.name << " " << s.direction;
+          EXPECT_GT(s.mean_delta[t], 0.0) << layer.name << " " << s.direction;  // a softplus
+        }
+      for (const auto& row : layer.attention)
+        for (double v : row) EXPECT_TRUE(std::isfinite(v)) << layer.name;
+    }
+    const auto dir = temp_dir(kind + "_figures");
+    const std::vector<std::string> written =
+        train::write_inspection_figures(inspection, train::model_view_grey(image, 32), dir.string());
+    ASSERT_EQ(written.size(), static_cast<size_t>(config.depth) * 4) << kind;  // delta, state, 2 queries
+    EXPECT_EQ(std::filesystem::path(written[3]).filename(), "layer00_attention_patch_3_0.png");
+    for (const std::string& path : written) {
+      const bool per_direction = path.find("attention") == std::string::npos;
+      expect_sane_figure(path, per_direction ? static_cast<int>(scans) : 1);
+    }
+    std::filesystem::remove_all(dir);
+  }
+}
+
+TEST(Inspect, ViridisEndsAndNaN) {
+  EXPECT_EQ(train::viridis(0.0), (std::array<uint8_t, 3>{68, 1, 84}));
+  EXPECT_EQ(train::viridis(1.0), (std::array<uint8_t, 3>{253, 231, 37}));
+  EXPECT_EQ(train::viridis(2.0), train::viridis(1.0));
+  EXPECT_EQ(train::viridis(std::nan("")), (std::array<uint8_t, 3>{255, 0, 255}));
+}
+
+TEST(Inspect, NonFiniteMapsAndWrongSizesAreRefused) {
+  const data::Image background(32, 32, 1);
+  EXPECT_THROW(train::render_heat_figure(background, 4, "t", {{"p", std::vector<double>(16, std::nan(""))}}),
+               std::invalid_argument);
+  EXPECT_THROW(train::render_heat_figure(background, 4, "t", {{"p", std::vector<double>(15, 1.0)}}),
+               std::invalid_argument);
+  EXPECT_THROW(train::render_heat_figure(background, 5, "t", {{"p", std::vector<double>(25, 1.0)}}),
+               std::invalid_argument);
+}
+
+int run_inspect(const std::string& args) {
+  return std::system((std::string(EMRRG_BINARY) + " inspect " + args + " > /dev/null 2>&1").c_str());
+}
+
+TEST(Inspect, CommandLineWithACheckpointAndWithRandomInit) {
+  const auto dir = temp_dir("inspect_cli");
+  const std::string phantom_png = kEncodeDir + "phantom_a.png";
+  ASSERT_EQ(run_inspect("--config " + kEncodeDir + "arm_tiny.toml --weights " + kEncodeDir +
+                        "arm_tiny.pth --rename module.= --patch 0,3 --out " + (dir / "arm").string() + " " + phantom_png),
+            0);
+  for (const char* name : {"layer01_delta.png", "layer01_state.png", "layer01_attention_cls.png",
+                           "layer01_attention_patch_0_3.png"})
+    expect_sane_figure((dir / "arm" / name).string(), std::string(name).find("attention") != std::string::npos ? 1 : 4);
+  ASSERT_EQ(run_inspect("--config " + kEncodeDir + "vim_tiny.toml --random-init --seed 2 --out " +
+                        (dir / "vim").string() + " " + phantom_png),
+            0);
+  expect_sane_figure((dir / "vim" / "layer00_state.png").string(), 2);
+  EXPECT_NE(run_inspect("--config " + kEncodeDir + "vim_tiny.toml --random-init --patch 4,0 --out " +
+                        (dir / "bad").string() + " " + phantom_png),
+            0);  // the grid is 4 x 4
+  EXPECT_NE(run_inspect("--config " + kEncodeDir + "vim_tiny.toml --out " + (dir / "bad").string() + " " + phantom_png),
+            0);  // no weights
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
