@@ -168,7 +168,8 @@ void BM_selective_scan_fwd_bwd(benchmark::State& state) {
   const Tensor dout = random(x, -1, 1, bf16), A = random({dim, N}, -2, -0.1, DType::Float32);
   const Tensor B = random(bc, -1, 1, bf16), C = random(bc, -1, 1, bf16);
   const Tensor D = random({dim}, -1, 1, DType::Float32), bias = random({dim}, -1, 0.5, DType::Float32);
-  const double floor_bytes = 7.0 * static_cast<double>(shape_numel(x)) * 2 + 2.0 * static_cast<double>(shape_numel(bc)) * 2;
+  const double x_bytes = 2.0 * static_cast<double>(shape_numel(x)), bc_bytes = 2.0 * static_cast<double>(shape_numel(bc));
+  const double floor_bytes = 7 * x_bytes + 2 * bc_bytes;
   auto fwd_bwd = [&] {
     const std::vector<Tensor> f = cuda::selective_scan_forward(u, delta, A, B, C, D, z, bias, true);
     const std::vector<Tensor> g = cuda::selective_scan_backward(u, delta, A, B, C, D, z, bias, true, f[2], dout);

@@ -104,7 +104,7 @@ ConvInputs conv_inputs(const char* op, const Tensor& x, const Tensor& weight, co
   in.batch = x.shape()[0];
   in.dim = x.shape()[1];
   in.L = x.shape()[2];
-  const int64_t W = weight.dim() > 0 ? weight.shape().back() : 0;
+  const int64_t W = weight.defined() && weight.dim() > 0 ? weight.shape().back() : 0;
   if (W < 1 || W > kMaxWidth || weight.numel() != in.dim * W)
     throw std::invalid_argument(std::string(op) + ": weight " + weight.str() + " is not [dim, W] with W <= " +
                                 std::to_string(kMaxWidth) + " for x " + x.str());

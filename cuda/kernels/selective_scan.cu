@@ -86,7 +86,7 @@ struct ScanArgs {
 // 32 * kChannelsPerBlock, dynamic shared kChannelsPerBlock * N floats.
 // u, delta, z, out: [batch, dim, L]; last_state: [batch, dim, N]; saved: [batch, dim, chunks, N]
 template <typename T, int kItems>
-__global__ void selective_scan_forward_kernel(ScanArgs p, const T* u, const T* delta, const T* z, T* out,
+__global__ __launch_bounds__(32 * kChannelsPerBlock, 3) void selective_scan_forward_kernel(ScanArgs p, const T* u, const T* delta, const T* z, T* out,
                                               float* last_state, float* saved) {
   constexpr int kChunk = 32 * kItems;
   // [kChannelsPerBlock, N]: h entering the next chunk, kept and read by lane 0 alone
@@ -119,7 +119,8 @@ __global__ void selective_scan_forward_kernel(ScanArgs p, const T* u, const T* d
         step[i] = t < L ? Step{expf(dt[i] * An), dt[i] * Bb[n * L + t] * uv[i]} : Step{1.0f, 0.0f};
         lane_steps = then(lane_steps, step[i]);
       }
-      const float h_chunk = __shfl_sync(kFullMask, lane == 0 && c > 0 ? static_cast<float>(carry[warp * N + n]) : 0.0f, 0);
+      const float carried = lane == 0 && c > 0 ? static_cast<float>(carry[warp * N + n]) : 0.0f;
+      const float h_chunk = __shfl_sync(kFullMask, carried, 0);
       float h = apply(warp_exclusive_scan<false>(lane_steps, lane), h_chunk);
       for (int i = 0; i < kItems; ++i) {
         h = apply(step[i], h);
@@ -154,7 +155,7 @@ __global__ void selective_scan_forward_kernel(ScanArgs p, const T* u, const T* d
 // dA_part: [batch, dim, N]; dD_part, dbias_part: [batch, dim] or null;
 // dB_part, dC_part: [batch, blocks, N, L]
 template <typename T, int kItems>
-__global__ void selective_scan_backward_kernel(ScanArgs p, const T* u, const T* delta, const T* z, const T* dout,
+__global__ __launch_bounds__(32 * kChannelsPerBlock, 2) void selective_scan_backward_kernel(ScanArgs p, const T* u, const T* delta, const T* z, const T* dout,
                                                const float* saved, T* du, T* ddelta, T* dz, float* dA_part,
                                                float* dD_part, float* dbias_part, float* dB_part, float* dC_part) {
   constexpr int kChunk = 32 * kItems;
@@ -224,8 +225,8 @@ __global__ void selective_scan_backward_kernel(ScanArgs p, const T* u, const T* 
       };
       Step lane_reverse{1.0f, 0.0f};
       for (int i = kItems - 1; i >= 0; --i) lane_reverse = then(lane_reverse, reverse_step(i));
-      const float dh_chunk = __shfl_sync(
-          kFullMask, lane == 0 && c < p.chunks - 1 ? static_cast<float>(dh_carry[warp * N + n]) : 0.0f, 0);
+      const float carried = lane == 0 && c < p.chunks - 1 ? static_cast<float>(dh_carry[warp * N + n]) : 0.0f;
+      const float dh_chunk = __shfl_sync(kFullMask, carried, 0);
       float dh = apply(warp_exclusive_scan<true>(lane_reverse, lane), dh_chunk);
       float dA_lane = 0.0f;
       for (int i = kItems - 1; i >= 0; --i) {
@@ -298,7 +299,7 @@ ScanInputs scan_inputs(const char* op, const Tensor& u, const Tensor& delta, con
                        const Tensor& C, const Tensor& D, const Tensor& z, const Tensor& delta_bias,
                        bool delta_softplus) {
   storage::check_cuda_floating(op, u);
-  if (u.dim() != 3 || A.dim() != 2)
+  if (u.dim() != 3 || !A.defined() || A.dim() != 2)
     throw std::invalid_argument(std::string(op) + ": needs u [batch, dim, L] and A [dim, N], got " + u.str() + " and " +
                                 A.str());
   ScanInputs in;
@@ -306,10 +307,19 @@ ScanInputs scan_inputs(const char* op, const Tensor& u, const Tensor& delta, con
   if (N > kMaxState)
     throw std::invalid_argument(std::string(op) + ": the CUDA kernel takes at most " + std::to_string(kMaxState) +
                                 " states, A is " + A.str());
-  if (batch > 65535) throw std::invalid_argument(std::string(op) + ": batch " + std::to_string(batch) + " exceeds the CUDA grid");
-  for (const Tensor* t : {&B, &C})
-    if (t->numel() != batch * N * L)
-      throw std::invalid_argument(std::string(op) + ": " + t->str() + " is not [batch, 1, N, L] for u " + u.str());
+  if (batch > 65535)
+    throw std::invalid_argument(std::string(op) + ": batch " + std::to_string(batch) + " exceeds the CUDA grid");
+  // The op validates its arguments; these keep a direct caller from reading past a buffer.
+  auto require = [&](bool ok, const char* name, const Tensor& t) {
+    if (!ok) throw std::invalid_argument(std::string(op) + ": " + name + " " + t.str() + " does not fit u " + u.str());
+  };
+  require(delta.defined() && delta.shape() == u.shape(), "delta", delta);
+  require(!z.defined() || z.shape() == u.shape(), "z", z);
+  require(A.shape()[0] == dim, "A", A);
+  require(B.defined() && B.numel() == batch * N * L, "B", B);
+  require(C.defined() && C.numel() == batch * N * L, "C", C);
+  require(!D.defined() || D.numel() == dim, "D", D);
+  require(!delta_bias.defined() || delta_bias.numel() == dim, "delta_bias", delta_bias);
   auto f32 = [](const Tensor& t) { return t.defined() ? to_contiguous(convert(t, DType::Float32)) : Tensor(); };
   in.u = to_contiguous(u);
   in.delta = to_contiguous(convert(delta, u.dtype()));
@@ -330,7 +340,8 @@ ScanInputs scan_inputs(const char* op, const Tensor& u, const Tensor& delta, con
              ptr<const float>(in.C),
              ptr<const float>(in.D),
              ptr<const float>(in.delta_bias)};
-  in.grid = dim3(static_cast<unsigned>((dim + kChannelsPerBlock - 1) / kChannelsPerBlock), static_cast<unsigned>(batch));
+  const int64_t blocks = (dim + kChannelsPerBlock - 1) / kChannelsPerBlock;
+  in.grid = dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(batch));
   in.block = dim3(32 * kChannelsPerBlock);
   return in;
 }
