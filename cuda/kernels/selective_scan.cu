@@ -2,9 +2,9 @@
 //
 // The recurrence h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t is a composition of affine
 // steps h -> a h + b, so a prefix of it is one step: (a0, b0) then (a1, b1) is
-// (a1 a0, a1 b0 + b1). A block holds kChannelsPerBlock channels of one batch row, a warp per
-// channel; a warp walks the sequence in chunks of 32 lanes x kItems consecutive positions.
-// Each lane composes its items' steps, a warp scan (shuffles) composes the lanes' steps, and
+// (a1 a0, a1 b0 + b1). A block holds 8 (forward) or 16 (backward) channels of one batch row, a
+// warp per channel, and stages B and C, shared by the channels, in shared memory; a warp walks
+// the sequence in chunks of 32 lanes x kItems consecutive positions. Each lane composes its items' steps, a warp scan (shuffles) composes the lanes' steps, and
 // the state entering the chunk, carried from the previous chunk, turns them into h_t. Positions
 // past L are the identity step (1, 0). The forward keeps the state entering every chunk, so
 // the backward, walking the chunks last to first, recomputes a chunk's h_t from it instead of
@@ -32,7 +32,10 @@ using storage::ptr;
 using storage::to_storage;
 
 constexpr unsigned kFullMask = 0xffffffffu;
-constexpr int kChannelsPerBlock = 8;  // warps per block, one channel each
+// Warps per block, one channel each. The backward's blocks are larger: it sums dB and dC over
+// a block's channels before writing partials, and fewer blocks mean fewer partials.
+constexpr int kForwardChannels = 8;
+constexpr int kBackwardChannels = 16;
 constexpr int64_t kMaxState = 256;    // N: the carried states of a block live in shared memory
 
 // An affine step h -> a h + b.
@@ -81,26 +84,44 @@ struct ScanArgs {
   const float* delta_bias;  // [dim] or null
 };
 
+// B and C of state n at a chunk's positions [c0, c0 + kChunk), 0 past L, into
+// stage[0, kChunk) and stage[kChunk, 2 kChunk): read once per block, not once per channel.
+// Every thread of the block calls it. Bn, Cn: [L]
+template <int kChunk, typename Stage>
+__device__ __forceinline__ void stage_bc(Stage& stage, int base, const float* Bn, const float* Cn, int64_t c0,
+                                         int64_t L) {
+  for (int j = threadIdx.x; j < kChunk; j += blockDim.x) {
+    const bool in = c0 + j < L;
+    stage[base + j] = in ? Bn[c0 + j] : 0.0f;
+    stage[base + kChunk + j] = in ? Cn[c0 + j] : 0.0f;
+  }
+}
+
 // out = (sum_n h_t[n] C_t[n] + D u_t) * silu(z_t), h_L into last_state and the state entering
-// chunk c into saved[.., c, :]. grid (ceil(dim / kChannelsPerBlock), batch), block
-// 32 * kChannelsPerBlock, dynamic shared kChannelsPerBlock * N floats.
+// chunk c into saved[.., c, :]. grid (ceil(dim / kForwardChannels), batch), block
+// 32 * kForwardChannels, dynamic shared kForwardChannels * N floats.
 // u, delta, z, out: [batch, dim, L]; last_state: [batch, dim, N]; saved: [batch, dim, chunks, N]
 template <typename T, int kItems>
-__global__ __launch_bounds__(32 * kChannelsPerBlock, 3) void selective_scan_forward_kernel(ScanArgs p, const T* u, const T* delta, const T* z, T* out,
-                                              float* last_state, float* saved) {
+__global__ __launch_bounds__(32 * kForwardChannels, 3) void selective_scan_forward_kernel(
+    ScanArgs p, const T* u, const T* delta, const T* z, T* out, float* last_state, float* saved) {
   constexpr int kChunk = 32 * kItems;
-  // [kChannelsPerBlock, N]: h entering the next chunk, kept and read by lane 0 alone
+  // Two buffers of B and C (stage_bc), alternating by step so one barrier per step suffices.
+  EMRRG_SHARED(float, bc_stage, 2 * 2 * kChunk);
+  // [kForwardChannels, N]: h entering the next chunk, kept and read by lane 0 alone
   auto carry = emrrg::cuda::dynamic_shared<float>();
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int64_t d = int64_t{blockIdx.x} * kChannelsPerBlock + warp, b = blockIdx.y;
-  if (d >= p.dim) return;  // the forward has no block-wide barrier
+  const int64_t d_first = int64_t{blockIdx.x} * kForwardChannels, b = blockIdx.y;
+  // Every warp meets the block's barriers; one past the last channel redoes the last channel's
+  // arithmetic and writes nothing.
+  const bool live = d_first + warp < p.dim;
+  const int64_t d = std::min(d_first + warp, p.dim - 1);
   const int64_t L = p.L, N = p.N, row = (b * p.dim + d) * L;
   const float* Bb = p.B + b * N * L;
   const float* Cb = p.C + b * N * L;
   const float Dd = p.D ? p.D[d] : 0.0f, bias = p.delta_bias ? p.delta_bias[d] : 0.0f;
   float* chunk_states = saved + (b * p.dim + d) * p.chunks * N;
   for (int64_t c = 0; c < p.chunks; ++c) {
-    const int64_t t0 = c * kChunk + int64_t{lane} * kItems;
+    const int64_t c0 = c * kChunk, t0 = c0 + int64_t{lane} * kItems;
     float uv[kItems], dt[kItems], y[kItems];
     for (int i = 0; i < kItems; ++i) {
       const int64_t t = t0 + i;
@@ -111,12 +132,15 @@ __global__ __launch_bounds__(32 * kChannelsPerBlock, 3) void selective_scan_forw
       y[i] = Dd * uv[i];
     }
     for (int64_t n = 0; n < N; ++n) {
+      const int base = static_cast<int>((c * N + n) % 2) * 2 * kChunk;
+      stage_bc<kChunk>(bc_stage, base, Bb + n * L, Cb + n * L, c0, L);
+      __syncthreads();  // staged; the other buffer's readers are done with it
       const float An = p.A[d * N + n];
       Step step[kItems];
       Step lane_steps{1.0f, 0.0f};
       for (int i = 0; i < kItems; ++i) {
-        const int64_t t = t0 + i;
-        step[i] = t < L ? Step{expf(dt[i] * An), dt[i] * Bb[n * L + t] * uv[i]} : Step{1.0f, 0.0f};
+        const float Bt = bc_stage[base + lane * kItems + i];
+        step[i] = t0 + i < L ? Step{expf(dt[i] * An), dt[i] * Bt * uv[i]} : Step{1.0f, 0.0f};
         lane_steps = then(lane_steps, step[i]);
       }
       const float carried = lane == 0 && c > 0 ? static_cast<float>(carry[warp * N + n]) : 0.0f;
@@ -124,23 +148,21 @@ __global__ __launch_bounds__(32 * kChannelsPerBlock, 3) void selective_scan_forw
       float h = apply(warp_exclusive_scan<false>(lane_steps, lane), h_chunk);
       for (int i = 0; i < kItems; ++i) {
         h = apply(step[i], h);
-        if (t0 + i < L) y[i] += h * Cb[n * L + t0 + i];
+        y[i] += h * bc_stage[base + kChunk + lane * kItems + i];  // C is 0 past L
       }
       const float h_end = __shfl_sync(kFullMask, h, 31);  // identity steps past L keep h_{L-1}
       if (lane == 0) {
-        chunk_states[c * N + n] = h_chunk;
         carry[warp * N + n] = h_end;
-        if (c == p.chunks - 1) last_state[(b * p.dim + d) * N + n] = h_end;
+        if (live) chunk_states[c * N + n] = h_chunk;
+        if (live && c == p.chunks - 1) last_state[(b * p.dim + d) * N + n] = h_end;
       }
     }
+    if (!live) continue;
     for (int i = 0; i < kItems; ++i) {
       const int64_t t = t0 + i;
       if (t >= L) break;
       float v = y[i];
-      if (z) {
-        const float zv = load(z + row + t);
-        v *= mamba::silu(zv);
-      }
+      if (z) v *= mamba::silu(load(z + row + t));
       out[row + t] = to_storage<T>(v);
     }
   }
@@ -149,30 +171,29 @@ __global__ __launch_bounds__(32 * kChannelsPerBlock, 3) void selective_scan_forw
 // Gradients of one chunk after another, last to first. Per element: du, ddelta (before the
 // bias and softplus), dz; per (batch, channel): dA_part, dD_part, dbias_part (summed over
 // batch afterwards); per (batch, block, state, position): dB_part and dC_part, this block's
-// channels summed in order (summed over blocks afterwards). Launch as the forward, dynamic
-// shared 2 * kChannelsPerBlock * N floats.
+// channels summed in order (summed over blocks afterwards). grid (ceil(dim / kBackwardChannels),
+// batch), block 32 * kBackwardChannels, dynamic shared 2 * kBackwardChannels * N floats.
 // u, delta, z, dout, du, ddelta, dz: [batch, dim, L]; saved: [batch, dim, chunks, N];
 // dA_part: [batch, dim, N]; dD_part, dbias_part: [batch, dim] or null;
 // dB_part, dC_part: [batch, blocks, N, L]
 template <typename T, int kItems>
-__global__ __launch_bounds__(32 * kChannelsPerBlock, 2) void selective_scan_backward_kernel(ScanArgs p, const T* u, const T* delta, const T* z, const T* dout,
-                                               const float* saved, T* du, T* ddelta, T* dz, float* dA_part,
-                                               float* dD_part, float* dbias_part, float* dB_part, float* dC_part) {
+__global__ __launch_bounds__(32 * kBackwardChannels, 1) void selective_scan_backward_kernel(
+    ScanArgs p, const T* u, const T* delta, const T* z, const T* dout, const float* saved, T* du, T* ddelta, T* dz,
+    float* dA_part, float* dD_part, float* dbias_part, float* dB_part, float* dC_part) {
   constexpr int kChunk = 32 * kItems;
-  EMRRG_SHARED(float, dB_tile, kChannelsPerBlock * kChunk);  // [channel, position in chunk]
-  EMRRG_SHARED(float, dC_tile, kChannelsPerBlock * kChunk);
+  EMRRG_SHARED(float, dB_tile, kBackwardChannels * kChunk);  // [channel, position in chunk]
+  EMRRG_SHARED(float, dC_tile, kBackwardChannels * kChunk);
+  EMRRG_SHARED(float, bc_stage, 2 * kChunk);  // stage_bc
   auto smem = emrrg::cuda::dynamic_shared<float>();
   const int64_t N = p.N, L = p.L;
-  // Both [kChannelsPerBlock, N], kept and read by lane 0 alone: exp(delta A) dh at the first
+  // Both [kBackwardChannels, N], kept and read by lane 0 alone: exp(delta A) dh at the first
   // position of the chunk after this one, and dA summed over the chunks done so far.
   auto dh_carry = smem;
-  auto dA_sum = smem + kChannelsPerBlock * N;
+  auto dA_sum = smem + kBackwardChannels * N;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int64_t d_first = int64_t{blockIdx.x} * kChannelsPerBlock, b = blockIdx.y;
-  const int channels = static_cast<int>(std::min<int64_t>(kChannelsPerBlock, p.dim - d_first));
-  // Every warp meets the block's barriers; one past the last channel redoes the last channel's
-  // arithmetic and writes nothing.
-  const bool live = warp < channels;
+  const int64_t d_first = int64_t{blockIdx.x} * kBackwardChannels, b = blockIdx.y;
+  const int channels = static_cast<int>(std::min<int64_t>(kBackwardChannels, p.dim - d_first));
+  const bool live = warp < channels;  // as in the forward
   const int64_t d = d_first + std::min(warp, channels - 1), row = (b * p.dim + d) * L;
   const float* Bb = p.B + b * N * L;
   const float* Cb = p.C + b * N * L;
@@ -196,25 +217,23 @@ __global__ __launch_bounds__(32 * kChannelsPerBlock, 2) void selective_scan_back
       ddt[i] = 0.0f;
     }
     for (int64_t n = 0; n < N; ++n) {
+      stage_bc<kChunk>(bc_stage, 0, Bb + n * L, Cb + n * L, c0, L);
+      __syncthreads();  // staged, and the previous state's tiles are summed
       const float An = p.A[d * N + n];
       float a[kItems], Bv[kItems], Cv[kItems], h_prev[kItems];
       Step lane_steps{1.0f, 0.0f};
       for (int i = 0; i < kItems; ++i) {
-        const int64_t t = t0 + i;
-        const bool in = t < L;
-        Bv[i] = in ? Bb[n * L + t] : 0.0f;
-        Cv[i] = in ? Cb[n * L + t] : 0.0f;
-        a[i] = in ? expf(dt[i] * An) : 1.0f;
+        Bv[i] = bc_stage[lane * kItems + i];  // B and C are 0 past L
+        Cv[i] = bc_stage[kChunk + lane * kItems + i];
+        a[i] = t0 + i < L ? expf(dt[i] * An) : 1.0f;
         lane_steps = then(lane_steps, Step{a[i], dt[i] * Bv[i] * uv[i]});
       }
       float h = apply(warp_exclusive_scan<false>(lane_steps, lane), chunk_states[c * N + n]);
       for (int i = 0; i < kItems; ++i) {
         h_prev[i] = h;
         h = apply(Step{a[i], dt[i] * Bv[i] * uv[i]}, h);
-        if (t0 + i < L) {
-          y[i] += h * Cv[i];
-          dC_tile[warp * kChunk + lane * kItems + i] = g[i] * h;
-        }
+        y[i] += h * Cv[i];
+        dC_tile[warp * kChunk + lane * kItems + i] = g[i] * h;  // 0 past L
       }
       // Reverse steps dh_t = a_{t+1} dh_{t+1} + g_t C_t; a chunk's last position takes the
       // carried a dh of the next chunk's first position, so its own a_{t+1} is 1.
@@ -231,7 +250,7 @@ __global__ __launch_bounds__(32 * kChannelsPerBlock, 2) void selective_scan_back
       float dA_lane = 0.0f;
       for (int i = kItems - 1; i >= 0; --i) {
         dh = apply(reverse_step(i), dh);
-        if (t0 + i >= L) continue;
+        // Past L: dh = 0 (g, C and the carry are 0 there), so every term below is 0.
         const float dh_dt = dh * dt[i], dh_a_h = dh * a[i] * h_prev[i];
         dB_tile[warp * kChunk + lane * kItems + i] = dh_dt * uv[i];
         du_acc[i] += dh_dt * Bv[i];
@@ -254,7 +273,6 @@ __global__ __launch_bounds__(32 * kChannelsPerBlock, 2) void selective_scan_back
         dB_part[part + j] = sB;
         dC_part[part + j] = sC;
       }
-      __syncthreads();  // the tiles are free for the next state
     }
     if (!live) continue;
     for (int i = 0; i < kItems; ++i) {
@@ -292,8 +310,12 @@ template <typename Fn> void dispatch_items(int64_t L, Fn&& fn) {
 struct ScanInputs {
   Tensor u, delta, z, A, B, C, D, delta_bias;
   ScanArgs args;
-  dim3 grid, block;
 };
+
+// Blocks of `channels` warps: (ceil(dim / channels), batch).
+dim3 scan_grid(const ScanArgs& p, int channels) {
+  return dim3(static_cast<unsigned>((p.dim + channels - 1) / channels), static_cast<unsigned>(p.batch));
+}
 
 ScanInputs scan_inputs(const char* op, const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& B,
                        const Tensor& C, const Tensor& D, const Tensor& z, const Tensor& delta_bias,
@@ -340,9 +362,6 @@ ScanInputs scan_inputs(const char* op, const Tensor& u, const Tensor& delta, con
              ptr<const float>(in.C),
              ptr<const float>(in.D),
              ptr<const float>(in.delta_bias)};
-  const int64_t blocks = (dim + kChannelsPerBlock - 1) / kChannelsPerBlock;
-  in.grid = dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(batch));
-  in.block = dim3(32 * kChannelsPerBlock);
   return in;
 }
 
@@ -360,11 +379,12 @@ std::vector<Tensor> selective_scan_forward(const Tensor& u, const Tensor& delta,
     fill(last_state, 0.0);
     if (p.batch * p.dim == 0 || p.L == 0) return {out, last_state, saved};
   }
-  const size_t shared = sizeof(float) * kChannelsPerBlock * static_cast<size_t>(p.N);
+  const size_t shared = sizeof(float) * kForwardChannels * static_cast<size_t>(p.N);
   storage::dispatch_storage(u.dtype(), [&](auto s) {
     using T = decltype(s);
     dispatch_items(p.L, [&](auto items) {
-      EMRRG_LAUNCH((selective_scan_forward_kernel<T, decltype(items)::value>), in.grid, in.block, shared, nullptr, p,
+      EMRRG_LAUNCH((selective_scan_forward_kernel<T, decltype(items)::value>), scan_grid(p, kForwardChannels),
+                   dim3(32 * kForwardChannels), shared, nullptr, p,
                    ptr<const T>(in.u), ptr<const T>(in.delta), ptr<const T>(in.z), ptr<T>(out), ptr<float>(last_state),
                    ptr<float>(saved));
     });
@@ -395,17 +415,19 @@ std::vector<Tensor> selective_scan_backward(const Tensor& u, const Tensor& delta
       if (t.defined()) fill(t, 0.0);
     return grads;
   }
-  const int64_t blocks = in.grid.x;
+  const dim3 grid = scan_grid(p, kBackwardChannels);
+  const int64_t blocks = grid.x;
   Tensor dA_part = empty({1, p.batch, p.dim * p.N}, DType::Float32, dev);
   Tensor dD_part = D.defined() ? empty({1, p.batch, p.dim}, DType::Float32, dev) : Tensor();
   Tensor dbias_part = delta_bias.defined() ? empty({1, p.batch, p.dim}, DType::Float32, dev) : Tensor();
   Tensor dB_part = empty({p.batch, blocks, p.N * p.L}, DType::Float32, dev);
   Tensor dC_part = empty({p.batch, blocks, p.N * p.L}, DType::Float32, dev);
-  const size_t shared = 2 * sizeof(float) * kChannelsPerBlock * static_cast<size_t>(p.N);
+  const size_t shared = 2 * sizeof(float) * kBackwardChannels * static_cast<size_t>(p.N);
   storage::dispatch_storage(u.dtype(), [&](auto s) {
     using T = decltype(s);
     dispatch_items(p.L, [&](auto items) {
-      EMRRG_LAUNCH((selective_scan_backward_kernel<T, decltype(items)::value>), in.grid, in.block, shared, nullptr, p,
+      EMRRG_LAUNCH((selective_scan_backward_kernel<T, decltype(items)::value>), grid, dim3(32 * kBackwardChannels),
+                   shared, nullptr, p,
                    ptr<const T>(in.u), ptr<const T>(in.delta), ptr<const T>(in.z), ptr<const T>(g),
                    ptr<const float>(saved), ptr<T>(du), ptr<T>(ddelta), ptr<T>(dz), ptr<float>(dA_part),
                    ptr<float>(dD_part), ptr<float>(dbias_part), ptr<float>(dB_part), ptr<float>(dC_part));
