@@ -5,9 +5,11 @@
 // and 300 (three); the weight and bias gradients sum tiles and batch rows.
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "cuda/kernels/causal_conv1d.h"
 #include "ops/causal_conv1d.h"
 #include "tests/sim/row_kernel_test_util.h"
 
@@ -102,6 +104,17 @@ TEST_F(CausalConv1dKernels, GradientsAreReproducible) {
   expect_same_bits(first.dx, second.dx, "dx");
   expect_same_bits(first.dweight, second.dweight, "dweight");
   expect_same_bits(first.dbias, second.dbias, "dbias");
+}
+
+// A width the kernels do not have is refused with the weight's shape.
+TEST_F(CausalConv1dKernels, WidthBeyondFourIsRefused) {
+  const Tensor x = to_device(random({1, 2, 8}, 50), kGpu), w = to_device(random({2, 5}, 51), kGpu);
+  try {
+    cuda::causal_conv1d_forward(x, w, Tensor(), true);
+    FAIL() << "a width of 5 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("[2, 5]"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

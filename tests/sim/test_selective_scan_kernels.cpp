@@ -9,9 +9,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "cuda/kernels/selective_scan.h"
 #include "ops/selective_scan.h"
 #include "tests/sim/row_kernel_test_util.h"
 
@@ -155,6 +157,22 @@ TEST_F(SelectiveScanKernels, GradientsAreReproducible) {
   expect_same_bits(first.out, second.out, "out");
   for (size_t k = 0; k < first.grads.size(); ++k)
     expect_same_bits(first.grads[k], second.grads[k], kGradNames[k]);
+}
+
+// The backward's `saved` must be the forward's chunk states; anything else is refused by name.
+TEST_F(SelectiveScanKernels, ForeignSavedStatesAreRefused) {
+  const ScanCase c{1, 3, 300, 2, DType::Float32, false, false, false, true};
+  std::vector<Tensor> in = make_inputs(c, 500);
+  for (Tensor& t : in)
+    if (t.defined()) t = to_device(t, kGpu);
+  const Tensor dout = to_device(random({1, 3, 300}, 501), kGpu);
+  const Tensor wrong = zeros({1, 3, 1, 2}, DType::Float32, kGpu);  // 300 positions take 2 chunks
+  try {
+    cuda::selective_scan_backward(in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], true, wrong, dout);
+    FAIL() << "a saved tensor of the wrong shape was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("saved"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
