@@ -1,9 +1,6 @@
 #include "ops/selective_scan.h"
 
 #include <algorithm>
-#include <bit>
-#include <cmath>
-#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -24,28 +21,6 @@ constexpr int64_t kChunk = 64;
 // The backward sums the dB, dC contributions of kChannelGroup consecutive channels (in channel
 // order) in one task, then the groups in group order: the bits do not depend on the thread count.
 constexpr int64_t kChannelGroup = 32;
-
-// exp for the state decay exp(delta' A), evaluated B*D*L*N times forward and again backward.
-// float: Cephes' expf polynomial after Cody-Waite range reduction (about 1 ulp), branch-free
-// so that the loops over the state vectorise; 0 below -87.3 like the underflowing expf.
-// double (gradcheck): std::exp.
-inline double decay_exp(double x) { return std::exp(x); }
-inline float decay_exp(float x) {
-  const bool underflow = x < -87.3f;
-  x = std::min(std::max(x, -87.3f), 88.3f);
-  const float round_magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float n = (x * 1.44269504088896341f + round_magic) - round_magic;
-  const float r = x - n * 0.693359375f - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const float scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-  return underflow ? 0.0f : p * scale;
-}
 
 std::string describe(const char* name, const Tensor& t) {
   return std::string(name) + " " + dtype_name(t.dtype()) + " " + shape_str(t.shape());
@@ -151,7 +126,7 @@ template <typename T> std::vector<Tensor> scan_forward(const ScanOperands<T>& s)
         const T* Bt = s.B + (b * L + t) * N;
         const T* Ct = s.C + (b * L + t) * N;
         // Separate loops: the first two vectorise, the sum stays in state order.
-        for (int64_t n = 0; n < N; ++n) e[n] = decay_exp(dt * A[n]);
+        for (int64_t n = 0; n < N; ++n) e[n] = mamba::decay_exp(dt * A[n]);
         for (int64_t n = 0; n < N; ++n) h[n] = e[n] * h[n] + dt_u * Bt[n];
         T y = 0;
         for (int64_t n = 0; n < N; ++n) y += h[n] * Ct[n];
@@ -220,7 +195,7 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
             const T* Ct = s.C + (b * L + t) * N;
             T* e = &es[i * N];
             T* h = &hs[i * N];
-            for (int64_t n = 0; n < N; ++n) e[n] = decay_exp(dt * A[n]);
+            for (int64_t n = 0; n < N; ++n) e[n] = mamba::decay_exp(dt * A[n]);
             for (int64_t n = 0; n < N; ++n) h[n] = e[n] * hp[n] + dt_u * Bt[n];
             T y = 0;
             for (int64_t n = 0; n < N; ++n) y += h[n] * Ct[n];
