@@ -36,7 +36,7 @@ constexpr unsigned kFullMask = 0xffffffffu;
 // a block's channels before writing partials, and fewer blocks mean fewer partials.
 constexpr int kForwardChannels = 8;
 constexpr int kBackwardChannels = 16;
-constexpr int64_t kMaxState = 256;    // N: the carried states of a block live in shared memory
+constexpr int64_t kMaxState = 256;  // N: a block keeps per-state carries in shared memory
 
 // An affine step h -> a h + b.
 struct Step {
@@ -48,30 +48,22 @@ __device__ __forceinline__ Step then(Step first, Step second) {
 }
 __device__ __forceinline__ float apply(Step s, float h) { return s.a * h + s.b; }
 
-// The composition of the steps of the lanes before this one in scan order (lane 0 first, or
-// lane 31 first when kReverse); the identity for the first lane. Every lane of the warp calls it.
+// The step of the lane `offset` lanes before this one in scan order (lane 0 first, or lane 31
+// first when kReverse); a lane with none gets its own.
+template <bool kReverse> __device__ __forceinline__ Step shfl_before(Step v, int offset) {
+  if constexpr (kReverse) return {__shfl_down_sync(kFullMask, v.a, offset), __shfl_down_sync(kFullMask, v.b, offset)};
+  else return {__shfl_up_sync(kFullMask, v.a, offset), __shfl_up_sync(kFullMask, v.b, offset)};
+}
+
+// The composition of the steps of the lanes before this one in scan order; the identity for
+// the first lane. Every lane of the warp calls it.
 template <bool kReverse> __device__ __forceinline__ Step warp_exclusive_scan(Step v, int lane) {
   for (int offset = 1; offset < 32; offset *= 2) {
-    Step before;
-    if constexpr (kReverse) {
-      before.a = __shfl_down_sync(kFullMask, v.a, offset);
-      before.b = __shfl_down_sync(kFullMask, v.b, offset);
-    } else {
-      before.a = __shfl_up_sync(kFullMask, v.a, offset);
-      before.b = __shfl_up_sync(kFullMask, v.b, offset);
-    }
+    const Step before = shfl_before<kReverse>(v, offset);
     if (kReverse ? lane + offset < 32 : lane >= offset) v = then(before, v);
   }
-  Step exclusive;
-  if constexpr (kReverse) {
-    exclusive.a = __shfl_down_sync(kFullMask, v.a, 1);
-    exclusive.b = __shfl_down_sync(kFullMask, v.b, 1);
-  } else {
-    exclusive.a = __shfl_up_sync(kFullMask, v.a, 1);
-    exclusive.b = __shfl_up_sync(kFullMask, v.b, 1);
-  }
-  if (lane == (kReverse ? 31 : 0)) exclusive = {1.0f, 0.0f};
-  return exclusive;
+  const Step exclusive = shfl_before<kReverse>(v, 1);
+  return lane == (kReverse ? 31 : 0) ? Step{1.0f, 0.0f} : exclusive;
 }
 
 struct ScanArgs {
