@@ -147,6 +147,16 @@ TEST_F(SelectiveScanKernels, OptionalInputsLayoutsAndFloat16) {
   expect_runs_close(run(half, inputs, to_device(r, kGpu)), run(half, inputs, r), tolerance(half.dtype), half.str());
 }
 
+// Raw steps in [16.5, 20.5), across softplus's threshold 20: exp(delta A) falls to e^-41, and
+// the states, almost forgotten at every step, still match.
+TEST_F(SelectiveScanKernels, LargeStepsMatchTheCpu) {
+  const ScanCase c{1, 4, 70, 3, DType::Float32, true, true, true, true};
+  std::vector<Tensor> inputs = make_inputs(c, 600);
+  inputs[7] = full({4}, 19.5);
+  const Tensor r = random({1, 4, 70}, 601);
+  expect_runs_close(run(c, inputs, to_device(r, kGpu)), run(c, inputs, r), tolerance(c.dtype), c.str() + " near 20");
+}
+
 // Every sum (over channels for dB and dC, over batch and time for dA, dD and d delta_bias) is
 // partials added in a fixed order: two runs give the same bits.
 TEST_F(SelectiveScanKernels, GradientsAreReproducible) {
