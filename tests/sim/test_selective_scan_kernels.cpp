@@ -3,9 +3,10 @@
 // gradient of every input through autograd, float32 and bfloat16, with and without D, z and
 // delta_bias, outputs poisoned before each pass. Lengths: 1 and 7 (4 positions per lane, most
 // lanes padding), 197 (Vim's sequence, one chunk of 256) and 600 (three chunks, the state
-// and dh carried across chunk boundaries). 18 channels make blocks of 8, 8 and 2 in the forward
-// and of 16 and 2 in the backward, so blocks run with idle warps and the dB and dC partials of
-// two blocks are summed; 2 batch rows make dA, dD and d delta_bias sum over batch.
+// and dh carried across chunk boundaries). With D, z and delta_bias: 2 batch rows of 18
+// channels, blocks of 8, 8 and 2 in the forward and of 16 and 2 in the backward, so blocks run
+// with idle warps, the dB and dC partials of two blocks are summed and dA, dD and d delta_bias
+// sum over batch; without them, one row of 9 channels.
 #include <gtest/gtest.h>
 
 #include <algorithm>
