@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "ops/selective_scan.h"
 #include "train/scan_walkthrough.h"
 
 namespace emrrg {
@@ -57,6 +58,32 @@ TEST(ScanWalkthrough, MismatchedLengthsAreRefused) {
   train::ScanWalkthrough e = train::tour_example();
   e.u.pop_back();
   EXPECT_THROW(train::scan_walkthrough_text(e), std::invalid_argument);
+}
+
+// docs/mamba/01-ssm.md: with a constant input the continuous system h' = A h + B u from h(0) = 0
+// reaches h(T) = (exp(A T) - 1) / A * B u. Mamba's discretisation (exp(delta A), delta B u), run
+// as selective_scan with K steps of delta = T / K, converges to it with an error of order delta.
+TEST(TourFormulas, DiscretisationConvergesToTheContinuousSystem) {
+  const double A = -1.5, T = 2.0, Bu = 0.8;
+  const double exact = (std::exp(A * T) - 1) / A * Bu;
+  double previous_error = 0;
+  for (int64_t K : {16, 32, 64, 128}) {
+    const double dt = T / static_cast<double>(K);
+    const Tensor u = from_vector(std::vector<double>(K, Bu), {1, 1, K}, DType::Float64);
+    const Tensor delta = from_vector(std::vector<double>(K, dt), {1, 1, K}, DType::Float64);
+    const Tensor ones = from_vector(std::vector<double>(K, 1.0), {1, 1, K}, DType::Float64);
+    const Tensor a = from_vector(std::vector<double>{A}, {1, 1}, DType::Float64);
+    const double hT = selective_scan(u, delta, a, ones, ones, Tensor(), Tensor(), Tensor(), false)
+                          .out.to_vector<double>()
+                          .back();
+    const double error = std::fabs(hT - exact);
+    EXPECT_LT(error, dt) << "K = " << K;
+    if (previous_error > 0) {
+      EXPECT_GT(previous_error / error, 1.8) << "K = " << K;  // first order: halving delta halves the error
+      EXPECT_LT(previous_error / error, 2.2) << "K = " << K;
+    }
+    previous_error = error;
+  }
 }
 
 }  // namespace
