@@ -35,8 +35,15 @@ Tensor token_attention(const nn::ScanObservation& scan, const std::vector<int64_
   if (static_cast<int64_t>(token_order.size()) != L)
     throw std::invalid_argument("token_attention: an order of " + std::to_string(token_order.size()) +
                                 " tokens for a scan of " + std::to_string(L));
-  std::vector<int64_t> position_of(static_cast<size_t>(L));  // the scan position reading token i
-  for (int64_t j = 0; j < L; ++j) position_of[token_order[j]] = j;
+  std::vector<int64_t> position_of(static_cast<size_t>(L), -1);  // the scan position reading token i
+  for (int64_t j = 0; j < L; ++j) {
+    const int64_t token = token_order[j];
+    if (token < 0 || token >= L || position_of[token] >= 0)
+      throw std::invalid_argument("token_attention: the order is not a permutation of the " + std::to_string(L) +
+                                  " tokens (position " + std::to_string(j) + " reads token " + std::to_string(token) +
+                                  ")");
+    position_of[token] = j;
+  }
   std::vector<int64_t> rows;
   for (int64_t q : query_tokens) {
     if (q < 0 || q >= L) throw std::out_of_range("token_attention: query token " + std::to_string(q));

@@ -141,6 +141,10 @@ TEST(ImplicitAttention, BadArgumentsAreNamed) {
     EXPECT_NE(std::string(e.what()).find("C [1, 3, 4]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(scan_attention(delta, A, B, B, Tensor(), true, {5}), std::invalid_argument);
+  const nn::ScanObservation scan{0, Tensor(), delta, A, B, B, Tensor(), Tensor(), Tensor(), Tensor()};
+  EXPECT_THROW(train::token_attention(scan, {0, 1, 1, 3, 4}, {0}), std::invalid_argument);  // token 1 twice
+  EXPECT_THROW(train::token_attention(scan, {0, 1, 2, 3, 5}, {0}), std::invalid_argument);  // no token 5
+  EXPECT_THROW(train::token_attention(scan, {0, 1, 2, 3, 4}, {5}), std::out_of_range);
 }
 
 // ---- emrrg inspect: the figures of a phantom radiograph ----
