@@ -116,7 +116,7 @@ std::vector<Tensor> lora_cpu_backward(const LoraSaved& sv, const Tensor& g_out, 
     using T = decltype(tag);
     const Operand<T> xd(sv.xd, ct), w(sv.weight, ct), a(sv.a, ct), b(sv.b, ct);
     const T s = static_cast<T>(sv.s.scale);
-    const T* gp = g.data<T>() + sv.s.row0;  // the adapter's columns of g, rows `out` apart
+    const T* gp = N > 0 ? g.data<T>() + sv.s.row0 : nullptr;  // the adapter's columns of g, rows `out` apart
     // dB = s g_p^T h; dh = s g_p B, then through the rank-site dropout; dA = dh^T drop(x).
     detail::cpu_gemm<T>(true, false, rows, r, N, s, gp, out, sv.h.data<T>(), r, T(0), db.data<T>(), r);
     Tensor dh = empty({N, r}, ct);
@@ -189,6 +189,7 @@ Tensor lora_cpu_forward(LoraSaved& sv, const Tensor& x2, const Tensor& bias, DTy
     detail::cpu_gemm<T>(xd.flag(false), a.flag(true), N, r, in, T(1), xd.data(), xd.layout.ld, a.data(), a.layout.ld,
                         T(0), h, r);
     if (dropout && sv.s.dropout_site == LoraDropoutSite::Rank) scale_in_place(h, dropout_scale({N, r}, sv.s, ct));
+    if (N == 0) return 0;  // (y's data may be null)
     detail::cpu_gemm<T>(false, b.flag(true), N, rows, r, static_cast<T>(sv.s.scale), h, r, b.data(), b.layout.ld,
                         T(1), yp + sv.s.row0, out);
     return 0;

@@ -137,6 +137,16 @@ TEST(GatedCrossAttention, TokensThatSeeNoVisualKeyKeepTheirSelfAttention) {
     for (double g : values(t.grad())) ASSERT_TRUE(std::isfinite(g));
 }
 
+TEST(GatedCrossAttention, NoVisualTokens) {
+  const Case c{1, 2, 1, 3, 0, 4, false, false};
+  const V in = leaves(c, 45, DType::Float32, 0.5);
+  const Tensor out = ours(in, Tensor());
+  EXPECT_EQ(values(out), values(heads_view(in[3])));
+  autograd::backward(out, testing::rand32(out.shape(), 46));
+  for (int i : {0, 4, 5})
+    for (double g : values(in[i].grad())) ASSERT_EQ(g, 0.0) << "input " << i;
+}
+
 TEST(GatedCrossAttention, SameBitsWithOneOrTwoThreads) {
   const Case c{1, 4, 2, 100, 130, 16, true, true};
   const Tensor keep = testing::some_key_padding(c.B, c.Lv);

@@ -161,6 +161,19 @@ TEST(LoraLinear, BFloat16BaseWithFloat32Adapter) {
   for (int i = 0; i < 2; ++i) expect_all_near(ad[i].grad(), ad32[i].grad(), 1e-5, "adapter grad");
 }
 
+TEST(LoraLinear, NoTokensGiveEmptyOutputAndZeroAdapterGradients) {
+  Tensor x = trainable({0, 6}, 1, DType::Float32);
+  const V ad{trainable({2, 6}, 2, DType::Float32), trainable({3, 2}, 3, DType::Float32)};
+  LoraOptions o;
+  o.row0 = 2;
+  const Tensor y = lora_linear(x, testing::rand32({5, 6}, 4), Tensor(), ad[0], ad[1], 1.0, o);
+  EXPECT_EQ(y.shape(), (Shape{0, 5}));
+  autograd::backward(y, zeros({0, 5}));
+  EXPECT_EQ(x.grad().shape(), (Shape{0, 6}));
+  EXPECT_EQ(values(ad[0].grad()), std::vector<double>(12, 0.0));
+  EXPECT_EQ(values(ad[1].grad()), std::vector<double>(6, 0.0));
+}
+
 TEST(LoraLinear, BadArgumentsAreNamed) {
   const Tensor x = testing::rand32({3, 6}, 1), w = testing::rand32({5, 6}, 2);
   const Tensor a = testing::rand32({2, 6}, 3), b = testing::rand32({5, 2}, 4);
