@@ -51,16 +51,16 @@ Tensor ours(const V& x, const Tensor& keep) {
 // The layer as NOTES section 7 writes it, from separate ops.
 Tensor composed(const V& x, const Tensor& keep) {
   const Tensor cross = attention(heads_view(x[0]), heads_view(x[1]), heads_view(x[2]), false, keep).out;
-  const Tensor g = x[4].dim() == 3 ? x[4] : unsqueeze(x[4], -1);        // [B, Lt, 1]
+  const Tensor g = x[4].dim() == 3 ? x[4] : unsqueeze(x[4], -1);          // [B, Lt, 1]
   const Tensor token_gate = unsqueeze(tanh(g), 1);                        // [B, 1, Lt, 1]
   return add(heads_view(x[3]), mul(mul(cross, token_gate), tanh(x[5])));  // [B, Hq, Lt, D]
 }
 
 TEST(GatedCrossAttention, Gradcheck) {
   const std::vector<Case> cases = {
-      {2, 4, 2, 5, 7, 3, true, true},     // GQA, padded visual keys, gate [B, Lt, 1]
-      {1, 2, 2, 3, 4, 2, false, false},   // gate [B, Lt]
-      {1, 1, 1, 33, 65, 2, true, true},   // two query tiles over two key tiles
+      {2, 4, 2, 5, 7, 3, true, true},    // GQA, padded visual keys, gate [B, Lt, 1]
+      {1, 2, 2, 3, 4, 2, false, false},  // gate [B, Lt]
+      {1, 1, 1, 33, 65, 2, true, true},  // two query tiles over two key tiles
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(::testing::Message() << "Lt " << c.Lt << " Lv " << c.Lv << " Hq " << c.Hq << " Hk " << c.Hk);
@@ -180,7 +180,7 @@ TEST(GatedCrossAttention, BadArgumentsAreNamed) {
     ADD_FAILURE() << "no error";
   };
   throws(testing::rand32({1, 3, 3, 8}, 1), k, testing::rand32({1, 3, 3, 8}, 1), g, w);  // 3 heads over 2
-  throws(q, k, testing::rand32({1, 3, 4, 8}, 5), g, w);                                  // self_out layout
+  throws(q, k, testing::rand32({1, 3, 4, 8}, 5), g, w);                                 // self_out layout
   throws(q, k, convert(self, DType::BFloat16), g, w);
   throws(q, k, self, testing::rand32({1, 4, 1}, 6), w);  // gate of 4 tokens
   throws(q, k, self, testing::rand32({1, 3, 2}, 6), w);
@@ -196,7 +196,8 @@ TEST(GatedCrossAttention, BadArgumentsAreNamed) {
 class EmrrgOpsGolden : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    file_ = new SafetensorsFile(SafetensorsFile::open(std::string(EMRRG_FIXTURES_DIR) + "/emrrg_ops_golden.safetensors"));
+    file_ =
+        new SafetensorsFile(SafetensorsFile::open(std::string(EMRRG_FIXTURES_DIR) + "/emrrg_ops_golden.safetensors"));
   }
   static void TearDownTestSuite() { delete file_; }
   static Tensor get(const std::string& name) { return file_->get(name); }
