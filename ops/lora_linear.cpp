@@ -150,8 +150,9 @@ std::vector<Tensor> lora_cpu_backward(const LoraSaved& sv, const Tensor& g_out, 
     if (need_dbias) {
       dbias = zeros({out}, ct);
       T* acc = dbias.data<T>();
+      const T* gr = g.data<T>();
       for (int64_t n = 0; n < N; ++n)
-        for (int64_t j = 0; j < out; ++j) acc[j] += g.data<T>()[n * out + j];
+        for (int64_t j = 0; j < out; ++j) acc[j] += gr[n * out + j];
     }
     return 0;
   });
