@@ -86,6 +86,30 @@ TEST(GatedCrossAttention, EqualsTheComposedLayerAcrossTiles) {
   }
 }
 
+// 16-bit inputs: float32 inside, one rounding of out and of each gradient; against the float64
+// composition on the same (bf16) values. Measured: gradient errors <= 1.8e-3 for |grad| <= 0.62.
+TEST(GatedCrossAttention, BFloat16ComputesInFloat32) {
+  const Case c{1, 4, 2, 40, 70, 16, true, true};
+  const Tensor keep = testing::some_key_padding(c.B, c.Lv);
+  const V in = leaves(c, 35, DType::BFloat16, 0.7);
+  const Tensor out = ours(in, keep), w = convert(testing::rand32(out.shape(), 36), DType::BFloat16);
+  EXPECT_EQ(out.dtype(), DType::BFloat16);
+  autograd::backward(out, w);
+  V ref;
+  for (const Tensor& t : in) {
+    Tensor r = convert(detach(t), DType::Float64);
+    r.set_requires_grad(true);
+    ref.push_back(r);
+  }
+  const Tensor ref_out = composed(ref, keep);
+  autograd::backward(ref_out, convert(w, DType::Float64));
+  expect_all_near(out, ref_out, 2e-2, "out");  // |out| < 4: one bf16 rounding
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(in[i].grad().dtype(), DType::BFloat16);
+    expect_all_near(in[i].grad(), ref[i].grad(), 4e-3, "grad " + std::to_string(i));
+  }
+}
+
 TEST(GatedCrossAttention, WarmUpGateAtZeroIsThePretrainedLayer) {
   // tanh(0) = 0: out is self_out bit for bit; k, v, q and gate_logit get exactly 0; self_out
   // gets dout; only warm_up learns (d warm_up = sum dout * cross * tanh(gate_logit)).

@@ -123,6 +123,21 @@ TEST(LoraLinear, EqualsTheComposedFormulaWithTheSameDropoutMask) {
   }
 }
 
+TEST(LoraLinear, AnInputWithoutGradGetsNone) {
+  // Only the adapter trains (x a data batch, say): dA and dB as in the composition, no dx.
+  const Tensor x = testing::rand32({6, 8}, 26), w = frozen({10, 8}, 27, DType::Float32);
+  const V ad{trainable({3, 8}, 28, DType::Float32), trainable({10, 3}, 29, DType::Float32)};
+  V ref{trainable({3, 8}, 0, DType::Float32), trainable({10, 3}, 0, DType::Float32)};
+  copy_into(ref[0], ad[0]);
+  copy_into(ref[1], ad[1]);
+  Generator g1(5, 0), g2(5, 0);
+  const LoraLinearOptions o{0, 0.25, LoraDropoutSite::Input, true, &g1};
+  autograd::backward(sum(lora_linear(x, w, Tensor(), ad[0], ad[1], 1.5, o)));
+  autograd::backward(sum(composed(x, w, Tensor(), ref[0], ref[1], 1.5, o, g2)));
+  EXPECT_FALSE(x.grad().defined());
+  for (int i = 0; i < 2; ++i) expect_all_near(ad[i].grad(), ref[i].grad(), 1e-5, "adapter grad");
+}
+
 TEST(LoraLinear, DropoutOnlyInTraining) {
   const Tensor x = testing::rand32({4, 6}, 30), w = frozen({5, 6}, 31, DType::Float32);
   const Tensor a = testing::rand32({2, 6}, 32), b = testing::rand32({5, 2}, 33);
