@@ -72,7 +72,7 @@ TextGenerationResult run_text_generation(const TextGenerationOptions& o, std::os
     r.prompt_ids = *o.prompt_ids;
   } else if (o.prompt && !o.prompt->empty()) {
     if (!tok) throw std::runtime_error("a text prompt needs a tokenizer");
-    for (int id : tok->encode(*o.prompt, config.bos_token_id >= 0)) r.prompt_ids.push_back(id);
+    for (int id : tok->encode(*o.prompt, config.bos_starts_prompts)) r.prompt_ids.push_back(id);
   }
   // An empty prompt starts from BOS, as llama2.c does.
   if (r.prompt_ids.empty() && config.bos_token_id >= 0) r.prompt_ids.push_back(config.bos_token_id);

@@ -215,11 +215,43 @@ TEST(LlamaConfig, QwenAndLlamaFieldsAreRead) {
   EXPECT_DOUBLE_EQ(q.rope_theta, 1e6);
   EXPECT_DOUBLE_EQ(q.rms_norm_eps, 1e-6);
   EXPECT_EQ(q.num_kv_heads, 2);
+  EXPECT_FALSE(q.bos_starts_prompts);
   const auto l = models::parse_hf_llama_config(kFixtures + "/tiny_llama/config.json");
   EXPECT_FALSE(l.qkv_bias);
   EXPECT_FALSE(l.tie_word_embeddings);
   EXPECT_DOUBLE_EQ(l.rope_theta, 1e4);
   EXPECT_EQ(l.head_dim, 8);
+  EXPECT_TRUE(l.bos_starts_prompts);
+}
+
+TEST(LlamaConfig, BadConfigsAreNamed) {
+  TempDir dir;
+  const nlohmann::json base = nlohmann::json::parse(std::ifstream(kFixtures + "/tiny_llama/config.json"));
+  auto expect_error = [&](const nlohmann::json& j, const std::string& fragment) {
+    std::ofstream(dir / "config.json") << j.dump();
+    try {
+      models::parse_hf_llama_config(dir / "config.json");
+      ADD_FAILURE() << "no error for " << fragment;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(dir / "config.json"), std::string::npos) << e.what();
+    }
+  };
+  nlohmann::json j = base;
+  j["architectures"] = {"MistralForCausalLM"};
+  expect_error(j, "MistralForCausalLM");
+  j = base;
+  j.erase("hidden_size");
+  expect_error(j, "hidden_size");
+  j = base;
+  j["num_key_value_heads"] = 3;
+  expect_error(j, "num_key_value_heads 3");
+  j = base;
+  j["rope_parameters"] = {{"rope_type", "llama3"}, {"rope_theta", 5e5}};
+  expect_error(j, "llama3");
+  j = base;
+  j["vocab_size"] = "96";
+  expect_error(j, "vocab_size");
 }
 
 // --- loader errors ---------------------------------------------------------------------------
