@@ -90,25 +90,16 @@ void probabilities(T* s, int64_t rows, int64_t cols, const T* lse_rows) {
   }
 }
 
-// acc[i] += sum_j w[i][j] * rows[j] * factor (w's rows kKeyTile apart, acc's and rows' D apart).
+// acc[x] += factor * sum_y w(x, y) * rows[y], y ascending, with w(x, y) = w[x][y] (P V, dS K)
+// or w[y][x] when transposed (P^T dout, dS^T Q); w's rows kKeyTile apart, acc's and rows' D apart.
 template <typename T>
-void accumulate_rows(T* acc, int64_t n_acc, const T* w, const T* rows, int64_t n_rows, int64_t D, T factor) {
-  for (int64_t i = 0; i < n_acc; ++i)
-    for (int64_t j = 0; j < n_rows; ++j) {
-      const T c = w[i * kKeyTile + j] * factor;
+void accumulate_rows(T* acc, int64_t n_acc, const T* w, bool transposed, const T* rows, int64_t n_rows, int64_t D,
+                     T factor) {
+  for (int64_t x = 0; x < n_acc; ++x)
+    for (int64_t y = 0; y < n_rows; ++y) {
+      const T c = (transposed ? w[y * kKeyTile + x] : w[x * kKeyTile + y]) * factor;
       if (c == T(0)) continue;
-      for (int64_t d = 0; d < D; ++d) acc[i * D + d] += c * rows[j * D + d];
-    }
-}
-
-// acc[j] += sum_i w[i][j] * rows[i] * factor: the transposed accumulation, for dk and dv.
-template <typename T>
-void accumulate_rows_transposed(T* acc, int64_t n_acc, const T* w, const T* rows, int64_t n_rows, int64_t D, T factor) {
-  for (int64_t i = 0; i < n_rows; ++i)
-    for (int64_t j = 0; j < n_acc; ++j) {
-      const T c = w[i * kKeyTile + j] * factor;
-      if (c == T(0)) continue;
-      for (int64_t d = 0; d < D; ++d) acc[j * D + d] += c * rows[i * D + d];
+      for (int64_t d = 0; d < D; ++d) acc[x * D + d] += c * rows[y * D + d];
     }
 }
 
@@ -159,7 +150,7 @@ void attention_forward_cpu(const AttentionShape& a, const AttentionInputs<T>& in
           if (alpha != T(1))
             for (int64_t d = 0; d < D; ++d) acc[i * D + d] *= alpha;
         }
-        accumulate_rows(acc.data(), rows, s.data(), v + j0 * D, cols, D, T(1));
+        accumulate_rows(acc.data(), rows, s.data(), false, v + j0 * D, cols, D, T(1));
       }
       T* o = out + q_head_offset(a, b, h) + i0 * D;
       T* lse_row = lse + (b * a.q_heads + h) * a.Lq + i0;
@@ -216,7 +207,7 @@ void attention_backward_cpu(const AttentionShape& a, const AttentionInputs<T>& i
         transpose_tile(k + j0 * D, cols, D, kt.data());
         transpose_tile(v + j0 * D, cols, D, vt.data());
         tile_gradients(b, h, i0, rows, j0, cols, kt.data(), vt.data(), p.data(), ds.data());
-        accumulate_rows(dq_rows, rows, ds.data(), k + j0 * D, cols, D, scale);
+        accumulate_rows(dq_rows, rows, ds.data(), false, k + j0 * D, cols, D, scale);
       }
     }
   });
@@ -237,8 +228,8 @@ void attention_backward_cpu(const AttentionShape& a, const AttentionInputs<T>& i
           const int64_t rows = std::min(kQueryTile, a.Lq - i0);
           tile_gradients(b, h, i0, rows, j0, cols, kt.data(), vt.data(), p.data(), ds.data());
           const int64_t row0 = q_head_offset(a, b, h) + i0 * D;
-          accumulate_rows_transposed(dv_rows, cols, p.data(), dout + row0, rows, D, T(1));
-          accumulate_rows_transposed(dk_rows, cols, ds.data(), in.q + row0, rows, D, scale);
+          accumulate_rows(dv_rows, cols, p.data(), true, dout + row0, rows, D, T(1));
+          accumulate_rows(dk_rows, cols, ds.data(), true, in.q + row0, rows, D, scale);
         }
     }
   });

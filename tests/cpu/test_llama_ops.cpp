@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "ops/ops.h"
+#include "runtime/safetensors.h"
 #include "runtime/threading.h"
 #include "test_helpers.h"
 
@@ -234,6 +235,20 @@ TEST(Attention, RowsThatSeeNoKeyGiveZeroAndMinusInfinity) {
   for (size_t e = dk.size() / 2; e < dk.size(); ++e) EXPECT_EQ(dk[e], 0.0) << e;
 }
 
+TEST(Attention, EmptySequences) {
+  // No keys: every row is blind. No queries: an empty result.
+  Tensor q = testing::rand32({1, 2, 3, 4}, 1), none = testing::rand32({1, 1, 0, 4}, 2);
+  q.set_requires_grad(true);
+  const AttentionResult r = attention(q, none, none, false);
+  EXPECT_EQ(values(r.out), std::vector<double>(24, 0.0));
+  for (double l : values(r.lse)) EXPECT_EQ(l, -std::numeric_limits<double>::infinity());
+  autograd::backward(sum(r.out));
+  EXPECT_EQ(values(q.grad()), std::vector<double>(24, 0.0));
+  const AttentionResult e = attention(none, testing::rand32({1, 1, 5, 4}, 3), testing::rand32({1, 1, 5, 4}, 4), true);
+  EXPECT_EQ(e.out.shape(), (Shape{1, 1, 0, 4}));
+  EXPECT_EQ(e.lse.shape(), (Shape{1, 1, 0}));
+}
+
 TEST(Attention, SameBitsWithOneOrTwoThreads) {
   const AttentionCase c{1, 4, 2, 100, 100, 16, true, true, 0.0};
   const Tensor keep = some_padding(c.B, c.Lk);
@@ -262,6 +277,92 @@ TEST(Attention, BadArgumentsAreNamed) {
   EXPECT_THROW(attention(q, k, k, false, ones({1, 4}, DType::Bool)), std::invalid_argument);
   EXPECT_THROW(attention(q, k, k, false, ones({1, 5}, DType::Float32)), std::invalid_argument);
   EXPECT_THROW(attention(reshape(q, {4, 3, 8}), k, k, false), std::invalid_argument);
+}
+
+// -- against the references (tests/fixtures/llama_ops_golden.safetensors, written by
+// tests/golden/make_llama_ops_golden.py): forward values and the gradients of sum(w * out).
+
+class LlamaOpsGolden : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    file_ = new SafetensorsFile(
+        SafetensorsFile::open(std::string(EMRRG_FIXTURES_DIR) + "/llama_ops_golden.safetensors"));
+  }
+  static void TearDownTestSuite() { delete file_; }
+  static Tensor get(const std::string& name) { return file_->get(name); }
+  // A leaf copy of a fixture tensor.
+  static Tensor leaf(const std::string& name) {
+    const Tensor t = get(name);
+    Tensor owned = empty(t.shape(), t.dtype());
+    copy_into(owned, t);
+    owned.set_requires_grad(true);
+    return owned;
+  }
+  // out against <name>_out; backward with <name>_w; each input's grad against <name>_grad<i>.
+  static void expect_case(const std::string& name, const Tensor& out, const V& inputs, double out_tol,
+                          double grad_tol) {
+    expect_all_near(out, get(name + "_out"), out_tol, (name + "_out").c_str());
+    autograd::backward(out, get(name + "_w"));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const std::string g = name + "_grad" + std::to_string(i);
+      expect_all_near(inputs[i].grad(), get(g), grad_tol, g.c_str());
+    }
+  }
+  static SafetensorsFile* file_;
+};
+SafetensorsFile* LlamaOpsGolden::file_ = nullptr;
+
+TEST_F(LlamaOpsGolden, RotaryHalfSplitIsTransformersApplyRotaryPosEmb) {
+  // float32 within a few ulps (cos and sin of the same float32 angles by two libms).
+  Tensor x = leaf("rope_half_in0");
+  expect_case("rope_half", rotary(x, get("rope_positions"), 10000.0, RotaryPairing::HalfSplit), {x}, 2e-6, 2e-6);
+  // bfloat16 with rope_theta 1e6: every rounding where transformers rounds, so the same bits.
+  Tensor xb = leaf("rope_half_bf16_in0");
+  Tensor yb = rotary(xb, get("rope_positions"), 1e6, RotaryPairing::HalfSplit);
+  EXPECT_EQ(yb.dtype(), DType::BFloat16);
+  expect_case("rope_half_bf16", yb, {xb}, 0.0, 0.0);
+  // Positions [L] are the positions of every batch: batch 0's [B, L] row is 0..L-1.
+  Tensor y1 = rotary(detach(x), arange(5), 10000.0, RotaryPairing::HalfSplit);
+  expect_all_near(select(y1, 0, 0), select(get("rope_half_out"), 0, 0), 2e-6, "positions [L]");
+}
+
+TEST_F(LlamaOpsGolden, RotaryInterleavedIsMetasComplexRotation) {
+  Tensor x = leaf("rope_interleaved_in0");
+  expect_case("rope_interleaved", rotary(heads_view(contiguous(heads_view(x))), get("rope_positions"), 10000.0,
+                                         RotaryPairing::Interleaved),
+              {x}, 2e-6, 2e-6);
+}
+
+TEST_F(LlamaOpsGolden, AttentionIsScaledDotProductAttention) {
+  struct Case {
+    const char* name;
+    bool causal;
+    double scale;
+  };
+  for (const Case& c : {Case{"attn_causal_gqa", true, 0.0}, Case{"attn_cache_padded", true, 0.3}}) {
+    SCOPED_TRACE(c.name);
+    const std::string n = c.name;
+    V in{leaf(n + "_in0"), leaf(n + "_in1"), leaf(n + "_in2")};
+    const Tensor keep = n == "attn_causal_gqa" ? Tensor() : get(n + "_keep");
+    // The model's layout: [B, L, H, D] storage seen as [B, H, L, D].
+    const AttentionResult r = attention(heads_view(contiguous(heads_view(in[0]))), heads_view(contiguous(heads_view(in[1]))),
+                                        heads_view(contiguous(heads_view(in[2]))), c.causal, keep, c.scale);
+    expect_all_near(r.lse, get(n + "_lse"), 1e-5, "lse");
+    expect_case(n, r.out, in, 1e-5, 1e-4);
+  }
+  // bfloat16 (PyTorch's CPU kernel rounds P to bf16 for the P V product; we keep float32):
+  // within two bf16 ulps of out (|out| < 2).
+  const std::string n = "attn_padded_bf16";
+  const AttentionResult r = attention(get(n + "_in0"), get(n + "_in1"), get(n + "_in2"), false, get(n + "_keep"));
+  EXPECT_EQ(r.out.dtype(), DType::BFloat16);
+  expect_all_near(r.out, get(n + "_out"), 1e-2, "bf16 out");
+  expect_all_near(r.lse, get(n + "_lse"), 1e-4, "bf16 lse");
+}
+
+TEST_F(LlamaOpsGolden, SwigluIsSiluTimesUp) {
+  V in{leaf("swiglu_in0"), leaf("swiglu_in1")};
+  expect_case("swiglu", swiglu(in[0], in[1]), in, 1e-6, 1e-5);
+  expect_all_near(swiglu(get("swiglu_bf16_in0"), get("swiglu_bf16_in1")), get("swiglu_bf16_out"), 0.0, "bf16");
 }
 
 }  // namespace
