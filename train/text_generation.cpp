@@ -17,8 +17,12 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<data::Tokenizer> open_tokenizer(const TextGenerationOptions& o) {
   if (!o.tokenizer_path.empty()) return data::load_tokenizer(o.tokenizer_path);
-  const fs::path in_folder = fs::path(o.model_path) / "tokenizer.model";
-  if (fs::is_directory(o.model_path) && fs::exists(in_folder)) return data::load_tokenizer(in_folder.string());
+  if (!fs::is_directory(o.model_path)) return nullptr;
+  // Llama folders ship SentencePiece's tokenizer.model, Qwen's a byte-level BPE tokenizer.json.
+  for (const char* name : {"tokenizer.model", "tokenizer.json"}) {
+    const fs::path in_folder = fs::path(o.model_path) / name;
+    if (fs::exists(in_folder)) return data::load_tokenizer(in_folder.string());
+  }
   return nullptr;
 }
 

@@ -209,6 +209,7 @@ INSTANTIATE_TEST_SUITE_P(Models, GoldenLlama, ::testing::Values("tiny_llama", "t
 
 TEST(LlamaConfig, QwenAndLlamaFieldsAreRead) {
   const auto q = models::parse_hf_llama_config(kFixtures + "/tiny_qwen2/config.json");
+  EXPECT_EQ(q.vocab_size, 706);
   EXPECT_TRUE(q.qkv_bias);
   EXPECT_FALSE(q.o_bias);
   EXPECT_TRUE(q.tie_word_embeddings);
@@ -541,6 +542,23 @@ TEST(TextGeneration, PromptIdsAndPrintIdsOnAHuggingFaceFolder) {
   std::ostringstream expected;
   for (size_t i = 0; i < want.size(); ++i) expected << (i ? " " : "") << want[i];
   EXPECT_EQ(out.str(), expected.str() + "\n");
+}
+
+TEST(TextGeneration, QwenFolderTextPromptMatchesTransformers) {
+  // tiny_qwen2 carries a byte-level BPE tokenizer.json; Qwen prompts get no BOS.
+  const SafetensorsFile g = SafetensorsFile::open(kFixtures + "/tiny_qwen2_golden.safetensors");
+  const Tensor prompt_ids = g.get("text_prompt_ids"), all_ids = g.get("text_greedy_ids");
+  train::TextGenerationOptions o;
+  o.model_path = kFixtures + "/tiny_qwen2";
+  o.prompt = g.metadata().at("text_prompt");
+  o.generation.max_new_tokens = all_ids.size(1) - prompt_ids.size(1);
+  std::ostringstream out, log;
+  const auto r = train::run_text_generation(o, out, log);
+  EXPECT_EQ(r.prompt_ids, prompt_ids.to_vector<int64_t>());
+  const auto all = all_ids.to_vector<int64_t>();
+  EXPECT_EQ(r.new_ids, std::vector<int64_t>(all.begin() + prompt_ids.size(1), all.end()));
+  EXPECT_EQ(r.text, g.metadata().at("text_greedy"));
+  EXPECT_EQ(out.str(), r.text + "\n");
 }
 
 TEST(TextGeneration, TextPromptWithoutTokenizerIsAnError) {
