@@ -2,8 +2,12 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 #include "autograd/gradcheck.h"
 #include "runtime/random.h"
+#include "runtime/safetensors.h"
 
 namespace emrrg::testing {
 
@@ -29,6 +33,15 @@ inline Tensor rand32(const Shape& shape, uint64_t seed, double lo = -1.0, double
 inline void expect_near_vectors(const std::vector<double>& a, const std::vector<double>& b, double tol) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], tol) << "at " << i;
+}
+
+// The fixture's tensors whose names start with `prefix`, keyed by the rest of the name (a state
+// dict stored as "init.fc1.weight", ...).
+inline std::map<std::string, Tensor> with_prefix(const SafetensorsFile& f, const std::string& prefix) {
+  std::map<std::string, Tensor> out;
+  for (const auto& n : f.names())
+    if (n.rfind(prefix, 0) == 0) out.emplace(n.substr(prefix.size()), f.get(n));
+  return out;
 }
 
 }  // namespace emrrg::testing

@@ -82,6 +82,17 @@ TEST(BpeTokenizer, DecodeMapsBytesBackAndReplacesBrokenUtf8) {
   EXPECT_THROW(tok.encode("bad \xC3("), std::invalid_argument);
 }
 
+TEST(BpeTokenizer, LongRunsRoundTripWithinPcre2Limits) {
+  // Runs of one kind become single pre-tokens (\s+, \p{L}+): regex and merges must cope with
+  // 64 KiB of them (PCRE2's match and JIT stack limits, the merge heap).
+  const BpeTokenizer tok(kTokenizer);
+  for (const std::string unit : {" ", "a", "7", "\n", "\xF0\x9F\xA4\x92", " \t", "ab1 ", "\r\n  x"}) {
+    std::string text;
+    while (text.size() < (64u << 10)) text += unit;
+    EXPECT_EQ(tok.decode(tok.encode(text)), text) << "unit '" << unit << "'";
+  }
+}
+
 TEST(BpeTokenizer, ByteLevelAlphabet) {
   std::set<std::string> spellings;
   for (int b = 0; b < 256; ++b) {
@@ -179,7 +190,8 @@ TEST(BpeTokenizer, GptStyleByteLevelRegexAndUnknownPieces) {
   j["model"]["vocab"].erase("7");
   nlohmann::json merges = nlohmann::json::array();
   for (const auto& m : j["model"]["merges"])
-    if (m[0].get<std::string>().find('7') == std::string::npos && m[1].get<std::string>().find('7') == std::string::npos)
+    if (m[0].get<std::string>().find('7') == std::string::npos &&
+        m[1].get<std::string>().find('7') == std::string::npos)
       merges.push_back(m);
   j["model"]["merges"] = merges;
   j["model"]["unk_token"] = "x";

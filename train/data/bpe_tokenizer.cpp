@@ -26,6 +26,9 @@ bool is_white_space(char32_t c) {
          (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+// The key of merges_: two token ids.
+uint64_t pair_key(int left, int right) { return (static_cast<uint64_t>(left) << 32) | static_cast<uint32_t>(right); }
+
 void check_utf8(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     const size_t len = utf8_sequence_length(text, i);
@@ -147,10 +150,12 @@ void BpeTokenizer::parse(const std::string& json_text) {
     const auto l = vocab_.find(left), r = vocab_.find(right), merged = vocab_.find(left + right);
     if (l == vocab_.end() || r == vocab_.end() || merged == vocab_.end())
       fail(where, "('" + left + "', '" + right + "'): '" +
-                      (l == vocab_.end() ? left : r == vocab_.end() ? right : left + right) + "' is not in model.vocab");
+                      (l == vocab_.end()   ? left
+                       : r == vocab_.end() ? right
+                                           : left + right) +
+                      "' is not in model.vocab");
     // A repeated pair takes its last rank, as the tokenizers library's map does.
-    merges_[(static_cast<uint64_t>(l->second) << 32) | static_cast<uint32_t>(r->second)] = {static_cast<int>(i),
-                                                                                            merged->second};
+    merges_[pair_key(l->second, r->second)] = {static_cast<int>(i), merged->second};
   }
 
   // added_tokens: ids beside (or inside) the vocabulary.
@@ -215,7 +220,8 @@ void BpeTokenizer::parse(const std::string& json_text) {
       const bool is_string = pattern.is_object() && pattern.contains("String") && pattern["String"].is_string();
       if (!is_regex && !is_string) fail("field '" + path + ".pattern'", "is not {\"Regex\": ...} or {\"String\": ...}");
       const json& behavior = field(step, "behavior", path + ".behavior");
-      if (behavior != "Isolated") fail("field '" + path + ".behavior'", "is " + behavior.dump() + "; only Isolated is supported");
+      if (behavior != "Isolated")
+        fail("field '" + path + ".behavior'", "is " + behavior.dump() + "; only Isolated is supported");
       if (flag(step, "invert", path + ".invert")) fail("field '" + path + ".invert'", "is true; it is not supported");
       splits_.push_back(std::make_unique<UnicodeRegex>(pattern[is_regex ? "Regex" : "String"].get<std::string>(),
                                                        is_string, name_ + ": field '" + path + ".pattern'"));
@@ -381,7 +387,7 @@ void BpeTokenizer::bpe(const std::string& word, std::vector<int>& ids) const {
   };
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap;
   const auto lookup = [&](int left, int right) -> const Merge* {
-    const auto it = merges_.find((static_cast<uint64_t>(symbols[left].id) << 32) | static_cast<uint32_t>(symbols[right].id));
+    const auto it = merges_.find(pair_key(symbols[left].id, symbols[right].id));
     return it == merges_.end() ? nullptr : &it->second;
   };
   const auto offer = [&](int left) {

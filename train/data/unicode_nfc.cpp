@@ -12,7 +12,8 @@ namespace emrrg::data {
 namespace {
 
 void check(UErrorCode status, const char* what) {
-  if (U_FAILURE(status)) throw std::runtime_error(std::string("NFC normalisation: ") + what + ": " + u_errorName(status));
+  if (U_FAILURE(status))
+    throw std::runtime_error(std::string("NFC normalisation: ") + what + ": " + u_errorName(status));
 }
 
 }  // namespace
