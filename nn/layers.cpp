@@ -1,6 +1,7 @@
 #include "nn/layers.h"
 
 #include <cmath>
+#include <stdexcept>
 
 #include "ops/dropout.h"
 #include "ops/indexing.h"
@@ -15,10 +16,33 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool use_bias, Generat
   if (use_bias) bias = register_parameter("bias", rand_uniform({out_features}, -bound, bound, gen, dtype));
 }
 
-Tensor Linear::forward(const Tensor& x) const { return linear(x, weight, bias); }
+Linear::Linear(int64_t in_features, int64_t out_features, bool use_bias, DType dtype, Uninitialized) {
+  weight = register_parameter("weight", empty({out_features, in_features}, dtype));
+  if (use_bias) bias = register_parameter("bias", empty({out_features}, dtype));
+}
+
+Tensor Linear::forward(const Tensor& x) const { return with_adapters(x, linear(x, weight, bias)); }
+
+Tensor Linear::forward_without_bias(const Tensor& x) const { return with_adapters(x, linear(x, weight)); }
+
+void Linear::attach(const std::string& name, std::shared_ptr<LinearAdapter> adapter) {
+  for (const auto& [existing, module] : named_modules())
+    if (existing == name)
+      throw std::invalid_argument("Linear::attach: an adapter named '" + name + "' is already attached");
+  adapters_.push_back(register_module(name, std::move(adapter)));
+}
+
+Tensor Linear::with_adapters(const Tensor& x, Tensor y) const {
+  for (const auto& adapter : adapters_) y = adapter->add_to(x, y);
+  return y;
+}
 
 Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, DType dtype) {
   weight = register_parameter("weight", randn({num, dim}, 0.0, 1.0, gen, dtype));
+}
+
+Embedding::Embedding(int64_t num, int64_t dim, DType dtype, Uninitialized) {
+  weight = register_parameter("weight", empty({num, dim}, dtype));
 }
 
 Tensor Embedding::forward(const Tensor& ids) const { return embedding(weight, ids); }

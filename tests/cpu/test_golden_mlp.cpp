@@ -5,19 +5,13 @@
 #include "models/mlp.h"
 #include "ops/ops.h"
 #include "runtime/safetensors.h"
+#include "test_helpers.h"
 #include "train/optimizer.h"
 
 namespace emrrg {
 namespace {
 
 SafetensorsFile golden() { return SafetensorsFile::open(std::string(EMRRG_FIXTURES_DIR) + "/mlp_golden.safetensors"); }
-
-std::map<std::string, Tensor> with_prefix(const SafetensorsFile& f, const std::string& prefix) {
-  std::map<std::string, Tensor> out;
-  for (const auto& n : f.names())
-    if (n.rfind(prefix, 0) == 0) out.emplace(n.substr(prefix.size()), f.get(n));
-  return out;
-}
 
 void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
   ASSERT_EQ(a.shape(), b.shape()) << what;
@@ -28,7 +22,7 @@ void expect_close(const Tensor& a, const Tensor& b, double tol, const std::strin
 std::unique_ptr<models::MLP> load_model(const SafetensorsFile& f) {
   Generator gen(0);
   auto m = std::make_unique<models::MLP>(5, 8, 3, gen);
-  m->load_state_dict(with_prefix(f, "init."));
+  m->load_state_dict(testing::with_prefix(f, "init."));
   return m;
 }
 

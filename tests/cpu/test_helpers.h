@@ -2,11 +2,13 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "autograd/gradcheck.h"
 #include "runtime/random.h"
+#include "runtime/safetensors.h"
 
 namespace emrrg::testing {
 
@@ -59,6 +61,15 @@ inline Tensor some_key_padding(int64_t B, int64_t L) {
 inline void expect_near_vectors(const std::vector<double>& a, const std::vector<double>& b, double tol) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], tol) << "at " << i;
+}
+
+// The fixture's tensors whose names start with `prefix`, keyed by the rest of the name (a state
+// dict stored as "init.fc1.weight", ...).
+inline std::map<std::string, Tensor> with_prefix(const SafetensorsFile& f, const std::string& prefix) {
+  std::map<std::string, Tensor> out;
+  for (const auto& n : f.names())
+    if (n.rfind(prefix, 0) == 0) out.emplace(n.substr(prefix.size()), f.get(n));
+  return out;
 }
 
 }  // namespace emrrg::testing

@@ -3,9 +3,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "runtime/device.h"
 #include "runtime/threading.h"
 #include "train/cli/command_registry.h"
+#include "train/cli/device_option.h"
 #include "train/mlp_demo.h"
 
 namespace {
@@ -13,26 +13,17 @@ const bool registered = emrrg::cli::register_command(
     {"demo", "Train a small MLP on generated spiral data and print the falling loss", [](CLI::App& app) {
        auto o = std::make_shared<emrrg::train::MlpDemoOptions>();
        auto threads = std::make_shared<int>(0);
-       auto device = std::make_shared<std::string>("auto");
+       auto device = std::make_shared<std::string>();
        app.add_option("--steps", o->steps, "Training steps")->capture_default_str()->check(CLI::PositiveNumber);
        app.add_option("--hidden", o->hidden, "Hidden width")->capture_default_str()->check(CLI::PositiveNumber);
        app.add_option("--lr", o->lr, "AdamW learning rate")->capture_default_str()->check(CLI::PositiveNumber);
        app.add_option("--seed", o->seed, "Random seed")->capture_default_str();
        app.add_option("--log-every", o->log_every, "Print every N steps")->capture_default_str()->check(CLI::PositiveNumber);
        app.add_option("--threads", *threads, "CPU threads (0: all cores)")->capture_default_str();
-       app.add_option("--device", *device, "cpu, cuda, or auto (the GPU when there is one)")
-           ->capture_default_str()
-           ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+       emrrg::cli::add_device_option(app, *device);
        return std::function<int()>([o, threads, device] {
          if (*threads > 0) emrrg::set_num_threads(*threads);
-         const bool gpu = emrrg::has_device_backend(emrrg::DeviceType::CUDA) &&
-                          emrrg::device_backend(emrrg::DeviceType::CUDA).device_count() > 0;
-         if (*device == "cuda" && !gpu)
-           throw std::runtime_error("--device cuda: no CUDA device (this build has " +
-                                    std::string(emrrg::has_device_backend(emrrg::DeviceType::CUDA)
-                                                    ? "the CUDA backend but no GPU is visible)"
-                                                    : "no CUDA backend; configure with -DEMRRG_CUDA=ON)"));
-         o->device = (*device == "cuda" || (*device == "auto" && gpu)) ? emrrg::Device::cuda(0) : emrrg::Device::cpu();
+         o->device = emrrg::cli::resolve_device(*device);
          const auto r = emrrg::train::run_mlp_demo(*o, std::cout);
          return r.losses.back() < r.losses.front() ? 0 : 1;
        });
