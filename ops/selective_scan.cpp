@@ -60,7 +60,7 @@ void check_scan_args(const Tensor& u, const Tensor& delta, const Tensor& A, cons
   const int64_t batch = u.size(0), dim = u.size(1), L = u.size(2);
   check_arg("delta", delta, u, u.shape(), "[batch, d_inner, L]", io, io);
   if (!A.defined() || A.dim() != 2)
-    detail::op_error(kOp, (A.defined() ? describe("A", A) : std::string("A undefined")) + " must be [d_inner, N]");
+    detail::op_error(kOp, A.defined() ? describe("A", A) + " must be [d_inner, N]" : std::string("A is undefined"));
   const int64_t N = A.size(1);
   check_arg("A", A, u, {dim, N}, "[d_inner, N]", param, param);
   check_arg("B", B, u, input_dependent_shape("B", B, batch, N, L), "[batch, 1, N, L] or [batch, N, L]", io, param);
