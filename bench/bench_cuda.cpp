@@ -258,6 +258,7 @@ BENCHMARK(BM_adamw_step)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_attention_forward)->Arg(512)->Arg(2048)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_attention_forward_backward)->Arg(512)->Arg(2048)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_attention_decode)->Args({4096, 1})->Args({4096, 8})->UseManualTime()->Unit(benchmark::kMillisecond);
+
 BENCHMARK(BM_selective_scan_fwd_bwd)->Arg(384)->Arg(1536)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_cublas_gemm)->Args({8192, 0})->Args({8192, 1})->UseManualTime()->Unit(benchmark::kMillisecond);
 
