@@ -58,9 +58,6 @@ Tensor token_attention(const nn::ScanObservation& scan, const std::vector<int64_
   return from_vector(tokens, {batch, dim, Q, L}, DType::Float64);
 }
 
-namespace {
-
-// mean delta' and ||h_t|| of batch row 0, in the scan's order.
 ScanMaps scan_maps(const nn::ScanObservation& s) {
   const int64_t dim = s.u.size(1), L = s.u.size(2), N = s.A.size(1);
   const std::vector<double> u = s.u.to_vector<double>(), raw = s.delta.to_vector<double>();
@@ -84,6 +81,8 @@ ScanMaps scan_maps(const nn::ScanObservation& s) {
   for (int64_t t = 0; t < L; ++t) maps.state_norm[t] = std::sqrt(squares[t]);
   return maps;
 }
+
+namespace {
 
 // values[j] at scan position j -> token order[j].
 std::vector<double> to_token_order(const std::vector<double>& values, const std::vector<int64_t>& order) {

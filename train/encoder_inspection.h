@@ -34,6 +34,9 @@ struct ScanMaps {
   std::vector<double> state_norm;  // [L]
 };
 
+// The maps of batch row 0 of one observed scan, in the scan's own order (direction left empty).
+ScanMaps scan_maps(const nn::ScanObservation& scan);
+
 struct LayerMaps {
   std::string name;                             // "layers.3.mixer"
   std::vector<ScanMaps> scans;                  // in the mixer's scan order

@@ -14,6 +14,7 @@
 #include "models/vision_mamba/vision_config_toml.h"
 #include "ops/elementwise.h"
 #include "ops/scan_attention.h"
+#include "ops/selective_scan.h"
 #include "test_helpers.h"
 #include "train/data/image_io.h"
 #include "train/data/image_transform.h"
@@ -120,6 +121,28 @@ TEST(ImplicitAttention, CombinedInTokenOrderReproducesTheMixer) {
     const Tensor out = run.mixer.out_proj->forward(from_vector(y, {batch, L, dim}, DType::Float32));
     EXPECT_LT(relative_error(out.to_vector<double>(), run.out.to_vector<double>()), kRelTol)
         << (mode == nn::BiMamba::V2 ? "v2" : "v3");
+  }
+}
+
+// The state norm's last value is the norm of selective_scan's last state (batch row 0), and the
+// mean delta is the channels' mean of softplus(delta + delta_bias).
+TEST(Inspect, ScanMapsAgreeWithTheScan) {
+  MixerRun run(nn::BiMamba::V2);
+  ASSERT_EQ(run.scans.size(), 2u);
+  for (const nn::ScanObservation& s : run.scans) {
+    const train::ScanMaps maps = train::scan_maps(s);
+    const int64_t dim = s.u.size(1), L = s.u.size(2), N = s.A.size(1);
+    const std::vector<double> last =
+        selective_scan(s.u, s.delta, s.A, s.B, s.C, s.D, s.z, s.delta_bias, true).last_state.to_vector<double>();
+    double squares = 0;
+    for (int64_t k = 0; k < dim * N; ++k) squares += last[k] * last[k];  // batch row 0
+    EXPECT_NEAR(maps.state_norm[L - 1], std::sqrt(squares), 1e-5 * std::sqrt(squares)) << "scan " << s.scan;
+    const std::vector<double> raw = s.delta.to_vector<double>(), bias = s.delta_bias.to_vector<double>();
+    for (int64_t t : {int64_t{0}, L / 2, L - 1}) {
+      double mean = 0;
+      for (int64_t d = 0; d < dim; ++d) mean += std::log1p(std::exp(raw[d * L + t] + bias[d])) / static_cast<double>(dim);
+      EXPECT_NEAR(maps.mean_delta[t], mean, 1e-9) << "scan " << s.scan << " t " << t;
+    }
   }
 }
 
