@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   libcli11-dev           # command-line parsing for the emrrg program
   nlohmann-json3-dev     # safetensors headers, annotation.json
+  libzip-dev             # the zip container of torch.save checkpoints (zip64, CRC and consistency checks)
   libtomlplusplus-dev    # TOML configs
   libsentencepiece-dev   # Llama tokenizer
   libstemmer-dev         # Snowball stemmer for METEOR
