@@ -1,0 +1,175 @@
+// models/emrrg against tests/fixtures/emrrg_golden.safetensors (tests/golden/make_emrrg_golden.py: a
+// tiny EMRRG in PyTorch, float64), the warm-up property of the hybrid layers, generation from
+// input embeddings, checkpoints and parameter counts.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "autograd/tape.h"
+#include "models/emrrg/emrrg.h"
+#include "ops/ops.h"
+#include "runtime/safetensors.h"
+#include "test_helpers.h"
+
+namespace emrrg {
+namespace {
+
+using models::Emrrg;
+using models::EmrrgConfig;
+using models::LlmTuning;
+
+const std::string kGolden = std::string(EMRRG_FIXTURES_DIR) + "/emrrg_golden.safetensors";
+
+// The script's tiny EMRRG: an ARM encoder (16 px, patch 8, width 16, one layer) with LoRA_p(X) and
+// in_proj LoRA, a 3-layer Llama (hidden 16, 4 heads over 2 kv heads), hybrid layers at [0, 2].
+EmrrgConfig tiny_config(bool prefix, bool hybrid, bool lora) {
+  EmrrgConfig c;
+  models::VisionMambaConfig& v = c.vision;
+  v.kind = models::VisionMambaKind::Arm;
+  v.image_size = 16;
+  v.patch_size = 8;
+  v.d_model = 16;
+  v.depth = 1;
+  v.d_state = 4;
+  v.expand = 1;
+  v.peft.lora_p_x = true;
+  v.peft.lora_in_proj = true;
+  v.peft.rank = 2;
+  v.peft.scale = 0.5;
+  v.peft.dropout = 0.0;
+  models::LlamaConfig& l = c.llm;
+  l.vocab_size = 32;
+  l.hidden_size = 16;
+  l.intermediate_size = 24;
+  l.num_layers = 3;
+  l.num_heads = 4;
+  l.num_kv_heads = 2;
+  l.head_dim = 4;
+  c.visual_prefix = prefix;
+  if (hybrid) c.hybrid_layers = {0, 2};
+  c.llm_tuning = hybrid ? LlmTuning::Hybrid : lora ? LlmTuning::Lora : LlmTuning::Frozen;
+  c.llm_lora_targets = {"q_proj", "v_proj"};
+  c.llm_lora = {2, 0.5, 0.0};
+  return c;
+}
+
+models::PromptTokens golden_prompt() { return {1, {5, 6, 7}, {8, 9, 10, 11}}; }
+
+std::unique_ptr<Emrrg> make_model(const EmrrgConfig& c, uint64_t seed = 1) {
+  Generator gen(seed);
+  return std::make_unique<Emrrg>(c, std::make_shared<models::Llama>(c.llm, gen), golden_prompt(), gen);
+}
+
+// Every parameter of `model` from the fixture's param.<name>; the hybrid layers' warm-up gates set
+// to `gate`.
+void load_golden_params(Emrrg& model, const SafetensorsFile& f, double gate) {
+  std::map<std::string, Tensor> state;
+  for (const auto& [name, t] : model.named_parameters()) {
+    ASSERT_TRUE(f.contains("param." + name)) << "the fixture has no " << name;
+    state.emplace(name, f.get("param." + name));
+  }
+  model.load_state_dict(state);
+  for (const auto& h : model.hybrid_layers) fill(h->warm_up_gate, gate);
+}
+
+struct GoldenBatch {
+  Tensor images, report_ids, report_mask;
+};
+
+GoldenBatch golden_batch(const SafetensorsFile& f) { return {f.get("images"), f.get("report_ids"), f.get("report_mask")}; }
+
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double x : t.to_vector<double>()) m = std::max(m, std::abs(x));
+  return m;
+}
+
+struct Case {
+  const char* name;
+  bool prefix, hybrid, lora;
+};
+
+class EmrrgGolden : public ::testing::TestWithParam<Case> {};
+
+// Loss within 1e-5 relative; each gradient within 2e-5 of its largest magnitude (float32 against
+// the script's float64; measured: about 1e-6 relative for both).
+TEST_P(EmrrgGolden, LossAndEveryTrainableGradient) {
+  const Case c = GetParam();
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  auto model = make_model(tiny_config(c.prefix, c.hybrid, c.lora));
+  const std::string prefix = std::string(c.name) + ".";
+  load_golden_params(*model, f, f.get(prefix + "warm_up_gate").to_vector<double>()[0]);
+  const GoldenBatch b = golden_batch(f);
+  Tensor loss = model->loss(b.images, b.report_ids, b.report_mask);
+  const double expected = f.get(prefix + "loss").to_vector<double>()[0];
+  EXPECT_NEAR(loss.to_vector<double>()[0], expected, 1e-5 * std::abs(expected));
+  autograd::backward(loss);
+
+  size_t expected_grads = 0;
+  for (const auto& n : f.names())
+    if (n.rfind(prefix + "grad.", 0) == 0) ++expected_grads;
+  size_t compared = 0;
+  double worst = 0;
+  for (const auto& [name, p] : model->named_parameters()) {
+    if (!p.requires_grad()) continue;
+    ASSERT_TRUE(f.contains(prefix + "grad." + name)) << name << " trains here but not in the reference";
+    ASSERT_TRUE(p.grad().defined()) << name << " got no gradient";
+    Tensor want = f.get(prefix + "grad." + name);
+    const double scale = std::max(max_abs(want), 1e-6);
+    const double err = max_abs(sub(cast(p.grad(), DType::Float64), cast(want, DType::Float64)));
+    EXPECT_LE(err, 2e-5 * scale) << name;
+    worst = std::max(worst, err / scale);
+    ++compared;
+  }
+  EXPECT_EQ(compared, expected_grads) << "trainable tensors differ from the reference's";
+  RecordProperty("worst_relative_gradient_error", std::to_string(worst));
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, EmrrgGolden,
+                         ::testing::Values(Case{"prefix_gate0", true, true, false}, Case{"prefix_gate", true, true, false},
+                                           Case{"noprefix_gate0", false, true, false},
+                                           Case{"noprefix_gate", false, true, false},
+                                           Case{"prefix_lora", true, false, true}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// The intended warm-up: with g_s = tanh(0) = 0 nothing reaches the kv and gate projections, while
+// the gate scalar itself learns.
+TEST(EmrrgWarmUp, AtGateZeroOnlyTheGateScalarOfEachHybridLayerGetsAGradient) {
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  for (bool prefix : {true, false}) {
+    auto model = make_model(tiny_config(prefix, true, false));
+    load_golden_params(*model, f, 0.0);
+    const GoldenBatch b = golden_batch(f);
+    autograd::backward(model->loss(b.images, b.report_ids, b.report_mask));
+    ASSERT_EQ(model->hybrid_layers.size(), 2u);
+    for (const auto& h : model->hybrid_layers) {
+      for (const Tensor& p : {h->kv_proj->weight, h->kv_proj->bias, h->gate_proj->weight, h->gate_proj->bias}) {
+        ASSERT_TRUE(p.grad().defined());
+        EXPECT_EQ(max_abs(p.grad()), 0.0) << "layer " << h->index() << " prefix " << prefix;
+      }
+      ASSERT_TRUE(h->warm_up_gate.grad().defined());
+      EXPECT_GT(max_abs(h->warm_up_gate.grad()), 1e-6) << "layer " << h->index();
+    }
+  }
+}
+
+// With the warm-up gate at 0 the hybrid model's text logits are the plain LLM's, bit for bit; a
+// non-zero gate changes them.
+TEST(EmrrgWarmUp, AtGateZeroTheTextLogitsEqualThePlainLlmsExactly) {
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  const GoldenBatch b = golden_batch(f);
+  auto plain = make_model(tiny_config(true, false, false));
+  load_golden_params(*plain, f, 0.0);
+  auto hybrid = make_model(tiny_config(true, true, false));
+  load_golden_params(*hybrid, f, 0.0);
+  autograd::NoGradGuard no_grad;
+  const Tensor want = plain->report_logits(b.images, b.report_ids, b.report_mask);
+  EXPECT_EQ(hybrid->report_logits(b.images, b.report_ids, b.report_mask).to_vector<float>(), want.to_vector<float>());
+  for (const auto& h : hybrid->hybrid_layers) fill(h->warm_up_gate, 0.3);
+  EXPECT_GT(max_abs(sub(hybrid->report_logits(b.images, b.report_ids, b.report_mask), want)), 1e-4);
+}
+
+}  // namespace
+}  // namespace emrrg
