@@ -9,6 +9,7 @@
 
 #include "autograd/tape.h"
 #include "models/emrrg/emrrg.h"
+#include "models/emrrg/parameter_count.h"
 #include "ops/ops.h"
 #include "runtime/safetensors.h"
 #include "test_helpers.h"
@@ -169,6 +170,83 @@ TEST(EmrrgWarmUp, AtGateZeroTheTextLogitsEqualThePlainLlmsExactly) {
   EXPECT_EQ(hybrid->report_logits(b.images, b.report_ids, b.report_mask).to_vector<float>(), want.to_vector<float>());
   for (const auto& h : hybrid->hybrid_layers) fill(h->warm_up_gate, 0.3);
   EXPECT_GT(max_abs(sub(hybrid->report_logits(b.images, b.report_ids, b.report_mask), want)), 1e-4);
+}
+
+// The count from the config equals what a built model holds, over every adapter kind, both
+// encoders, full fine-tuning, biased and tied LLMs, LoRA on every projection and hybrid layers.
+TEST(EmrrgParameterCount, FromTheConfigEqualsTheBuiltModels) {
+  std::vector<EmrrgConfig> configs;
+  EmrrgConfig vim_all = tiny_config(true, true, false);
+  vim_all.vision.kind = models::VisionMambaKind::Vim;
+  vim_all.vision.expand = 2;
+  vim_all.vision.depth = 2;
+  vim_all.vision.num_classes = 3;
+  models::VisionPeftConfig& p = vim_all.vision.peft;
+  p.lora_p_z = p.lora_p_dt = p.lora_p_b = p.lora_p_c = true;
+  p.lora_x_proj = p.lora_dt_proj = p.lora_out_proj = p.lora_patch_embed = true;
+  configs.push_back(vim_all);
+  EmrrgConfig arm_full = tiny_config(true, false, true);
+  arm_full.vision.peft.full_finetune = true;
+  arm_full.llm_lora_targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  arm_full.llm.qkv_bias = arm_full.llm.o_bias = arm_full.llm.mlp_bias = true;
+  configs.push_back(arm_full);
+  EmrrgConfig frozen = tiny_config(true, false, false);
+  frozen.vision.peft = {};
+  frozen.llm.tie_word_embeddings = true;
+  configs.push_back(frozen);
+  configs.push_back(tiny_config(false, true, false));
+  for (size_t i = 0; i < configs.size(); ++i) {
+    auto model = make_model(configs[i]);
+    const models::EmrrgParameterCount counted = models::count_parameters(configs[i]);
+    EXPECT_EQ(counted, models::count_parameters(*model)) << "config " << i << ":\n  from the config " << to_string(counted)
+                                                         << "\n  the model       " << to_string(models::count_parameters(*model));
+    EXPECT_EQ(counted.total(), model->num_parameters()) << "config " << i;
+    EXPECT_EQ(counted.trainable(), model->num_parameters(/*trainable_only=*/true)) << "config " << i;
+  }
+}
+
+models::LlamaConfig llama2_7b() {
+  models::LlamaConfig l;
+  l.vocab_size = 32000;
+  l.hidden_size = 4096;
+  l.intermediate_size = 11008;
+  l.num_layers = 32;
+  l.num_heads = 32;
+  l.num_kv_heads = 32;
+  l.head_dim = 128;
+  return l;
+}
+
+// The paper's configurations (Table 4: "1.32 M" tuned parameters for EMRRG), without allocating
+// them. What we count as trained: the encoder's adapters, the projector (llama_proj + layer_norm)
+// and the hybrid layers' new parameters (134 M at 4096 wide). The paper's 1.32 M matches none of
+// these sums: the encoder's adapters are 0.59 M (LoRA_p(X) r32) or 1.47 M (+ in_proj LoRA) on
+// ARM-Base, 1.57 M or 3.93 M on ARM-Large, so it leaves out at least the projector and the hybrid
+// layers, and its rank or backbone may differ.
+TEST(EmrrgParameterCount, PaperSizeConfigurations) {
+  for (bool large : {false, true}) {
+    for (bool in_proj_lora : {false, true}) {
+      EmrrgConfig c;
+      c.vision = large ? models::VisionMambaConfig::arm_large() : models::VisionMambaConfig::arm_base();
+      c.vision.peft.lora_p_x = true;
+      c.vision.peft.lora_in_proj = in_proj_lora;
+      c.vision.peft.rank = 32;
+      c.llm = llama2_7b();
+      c.llm_tuning = LlmTuning::Hybrid;
+      c.hybrid_layers = EmrrgConfig::default_hybrid_layers();
+      c.validate();
+      const models::EmrrgParameterCount n = models::count_parameters(c);
+      // Llama-2-7b-hf's published size, and 4 x (4096 x 8192 + 8192 + 4096 + 1 + 1)
+      EXPECT_EQ(n.llm, 6738415616);
+      EXPECT_EQ(n.hybrid, 4 * 33566722);
+      const int64_t D = c.vision.d_model, per_layer = 32 * D + D * 32 + (in_proj_lora ? 32 * D + 2 * D * 32 : 0);
+      EXPECT_EQ(n.vision_adapters, c.vision.depth * per_layer);
+      std::printf("%s (224 px) + Llama-2-7B + hybrid layers [0, 8, 16, 24] + LoRA_p(X) r32%s:\n  %s\n"
+                  "  paper Table 4: 1.32 M tuned; here the adapters alone are %.2f M\n",
+                  large ? "ARM-Large" : "ARM-Base", in_proj_lora ? " + in_proj LoRA r32" : "", to_string(n).c_str(),
+                  n.vision_adapters / 1e6);
+    }
+  }
 }
 
 }  // namespace
