@@ -3,19 +3,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "ops/attention.h"
-#include "ops/elementwise.h"
+#include "ops/gated_cross_attention.h"
 #include "ops/indexing.h"
 #include "ops/shape.h"
 
 namespace emrrg::models {
-
-Tensor gated_cross_attention_composed(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& self_out,
-                                      const Tensor& token_gate, const Tensor& warm_up_gate) {
-  const int64_t B = q.size(0), L = q.size(2);
-  Tensor cross = attention(q, k, v, /*causal=*/false).out;  // [B, heads, L, head_dim]
-  return self_out + (cross * reshape(token_gate, {B, 1, L, 1})) * warm_up_gate;
-}
 
 HybridCrossAttention::HybridCrossAttention(LlamaDecoderLayer& layer, int64_t index, Generator& gen, DType dtype)
     : layer_(layer), index_(index) {
@@ -58,8 +50,7 @@ Tensor HybridCrossAttention::apply(const Tensor& q, const Tensor& attn) const {
     throw std::invalid_argument("hybrid layer " + std::to_string(index_) + ": visual tokens for " +
                                 std::to_string(k_.size(0)) + " rows, text for " + std::to_string(B));
   Tensor merged = reshape(transpose(attn, 1, 2), {B, L, heads * head_dim});
-  Tensor token_gate = tanh(reshape(gate_proj->forward(merged), {B, L}));
-  return gated_cross_attention_composed(q, k_, v_, attn, token_gate, tanh(warm_up_gate));
+  return gated_cross_attention(q, k_, v_, attn, gate_proj->forward(merged), warm_up_gate);
 }
 
 std::shared_ptr<HybridCrossAttention> attach_hybrid_layer(LlamaDecoderLayer& layer, int64_t index, Generator& gen,

@@ -9,19 +9,14 @@
 //   g_s = tanh(cross_attn_warm_up_gate)             one scalar, 0 at initialisation
 //   o_proj(self_out + (cross * g_d) * g_s)
 //
-// With the warm-up gate at 0 the layer is exactly the pre-trained layer.
+// With the warm-up gate at 0 the layer is exactly the pre-trained layer. The cross-attention and both
+// gates are one fused op (ops/gated_cross_attention.h).
 #pragma once
 #include <memory>
 
 #include "models/llama/llama.h"
 
 namespace emrrg::models {
-
-// self_out + (attention(q, k, v, non-causal) * token_gate) * warm_up_gate, composed of existing
-// ops. q, self_out [B, heads, L, head_dim]; k, v [B, kv_heads, Lv, head_dim]; token_gate [B, L]
-// (g_d, tanh applied); warm_up_gate [1] (g_s, tanh applied). Returns [B, heads, L, head_dim].
-Tensor gated_cross_attention_composed(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& self_out,
-                                      const Tensor& token_gate, const Tensor& warm_up_gate);
 
 class HybridCrossAttention final : public AttentionExtension {
  public:

@@ -172,6 +172,30 @@ TEST(EmrrgWarmUp, AtGateZeroTheTextLogitsEqualThePlainLlmsExactly) {
   EXPECT_GT(max_abs(sub(hybrid->report_logits(b.images, b.report_ids, b.report_mask), want)), 1e-4);
 }
 
+// The layer's fused op (ops/gated_cross_attention.h) against the formula composed of attention,
+// tanh, mul and add, on the layer's own parameters.
+TEST(EmrrgHybridLayer, EqualsTheComposedFormula) {
+  auto model = make_model(tiny_config(true, true, false));
+  const auto& h = model->hybrid_layers[1];
+  fill(h->warm_up_gate, 0.6);
+  const models::LlamaDecoderLayer& layer = *model->llm->layers()[2];
+  Tensor visual = testing::rand32({2, 3, 16}, 11), q = testing::rand32({2, 4, 5, 4}, 12),
+         attn = testing::rand32({2, 4, 5, 4}, 13);
+  h->set_visual(visual);
+  Tensor fused = h->apply(q, attn);
+
+  Tensor kv = h->kv_proj->forward(layer.input_layernorm().forward(visual));  // [2, 3, 16]
+  Tensor k = transpose(reshape(narrow(kv, 2, 0, 8), {2, 3, 2, 4}), 1, 2);
+  Tensor v = transpose(reshape(narrow(kv, 2, 8, 8), {2, 3, 2, 4}), 1, 2);
+  Tensor g_d = tanh(h->gate_proj->forward(reshape(transpose(attn, 1, 2), {2, 5, 16})));  // [2, 5, 1]
+  Tensor cross = attention(q, k, v, /*causal=*/false).out;
+  Tensor composed = attn + (cross * reshape(g_d, {2, 1, 5, 1})) * tanh(h->warm_up_gate);
+  EXPECT_LE(max_abs(sub(fused, composed)), 1e-6);
+  EXPECT_GT(max_abs(sub(fused, attn)), 1e-3);  // the cross-attention term is there
+  h->clear_visual();
+  EXPECT_THROW(h->apply(q, attn), std::logic_error);
+}
+
 // The count from the config equals what a built model holds, over every adapter kind, both
 // encoders, full fine-tuning, biased and tied LLMs, LoRA on every projection and hybrid layers.
 TEST(EmrrgParameterCount, FromTheConfigEqualsTheBuiltModels) {
