@@ -194,9 +194,9 @@ void Emrrg::load_trainable(const std::string& path) {
 std::unique_ptr<Emrrg> build_emrrg(const EmrrgConfig& config, PromptTokens prompt, Generator& gen) {
   std::shared_ptr<Llama> llm;
   if (!config.llm_path.empty())
-    llm = load_hf_llama(config.llm_path);
+    llm = load_hf_llama(config.llm_path, config.llm_dtype);
   else
-    llm = std::make_shared<Llama>(config.llm, gen);
+    llm = std::make_shared<Llama>(config.llm, gen, config.llm_dtype.value_or(DType::Float32));
   return std::make_unique<Emrrg>(config, std::move(llm), std::move(prompt), gen);
 }
 

@@ -3,6 +3,7 @@
 // The TOML tables [vision], [llm] and [model] map onto it (emrrg_config_toml.h, docs/CONFIG.md).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,8 @@ struct EmrrgConfig {
   LlamaConfig llm;           // for an LLM trained from scratch; replaced by the folder's when llm_path is set
   std::string llm_path;      // a Hugging Face folder, or empty
   std::string tokenizer_path;  // empty: the LLM folder's tokenizer.model
+  // Of the LLM, the projector and the hybrid layers; unset: the checkpoint's (float32 from scratch).
+  std::optional<DType> llm_dtype;
 
   // Decoder layers that become hybrid layers; non-empty exactly when llm_tuning is Hybrid.
   std::vector<int64_t> hybrid_layers;

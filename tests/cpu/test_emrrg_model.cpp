@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <unistd.h>
 
 #include "autograd/tape.h"
 #include "models/emrrg/emrrg.h"
+#include "models/emrrg/emrrg_config_toml.h"
+#include "models/emrrg/emrrg_step_decoder.h"
 #include "models/emrrg/parameter_count.h"
 #include "ops/ops.h"
 #include "runtime/safetensors.h"
@@ -194,6 +197,139 @@ TEST(EmrrgHybridLayer, EqualsTheComposedFormula) {
   EXPECT_GT(max_abs(sub(fused, attn)), 1e-3);  // the cross-attention term is there
   h->clear_visual();
   EXPECT_THROW(h->apply(q, attn), std::logic_error);
+}
+
+// Prefill + cached steps give what the full forward gives: greedy tokens recomputed from scratch at
+// every step (report_logits on the tokens so far) are the same, and the prefill logits agree.
+TEST(EmrrgGeneration, CachedGreedyEqualsTheFullForwardRecomputedEachStep) {
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  for (bool prefix : {true, false}) {
+    auto model = make_model(tiny_config(prefix, true, false));
+    load_golden_params(*model, f, 0.7);
+    model->eval();
+    const Tensor images = f.get("images");
+    generation::GenerationConfig g;
+    g.max_new_tokens = 6;
+    models::EmrrgStepDecoder decoder(*model);
+    const Tensor first = decoder.prefill(images);
+    const auto generated = generation::generate(decoder, first, {}, g);
+
+    autograd::NoGradGuard no_grad;
+    std::vector<std::vector<int64_t>> tokens(2);
+    for (int64_t t = 0; t < g.max_new_tokens; ++t) {
+      std::vector<int64_t> ids;
+      for (const auto& row : tokens) {
+        ids.insert(ids.end(), row.begin(), row.end());
+        ids.push_back(0);  // the position whose prediction is wanted
+      }
+      Tensor report = from_vector(ids, {2, t + 1});
+      Tensor logits = model->report_logits(images, report, ones({2, t + 1}));  // [2, t + 1, vocab]
+      Tensor last = select(logits, 1, t);
+      if (t == 0) {
+        EXPECT_LE(max_abs(sub(last, first)), 1e-5) << "prefill logits, prefix " << prefix;
+      }
+      const auto next = argmax(last, 1).to_vector<int64_t>();
+      for (int r = 0; r < 2; ++r) tokens[r].push_back(next[r]);
+    }
+    for (int r = 0; r < 2; ++r) EXPECT_EQ(generated[r].tokens, tokens[r]) << "study " << r << ", prefix " << prefix;
+  }
+}
+
+// Beam search reorders the visual keys/values with the cache: a study decoded beside another gets
+// the tokens it gets alone.
+TEST(EmrrgGeneration, BeamSearchDecodesEachStudyAsIfAlone) {
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  auto model = make_model(tiny_config(false, true, false));
+  load_golden_params(*model, f, 0.9);
+  model->eval();
+  generation::GenerationConfig g;
+  g.num_beams = 3;
+  g.max_new_tokens = 8;
+  g.min_new_tokens = 2;
+  g.eos_id = 2;
+  g.repetition_penalty = 2.0f;
+  g.length_penalty = 2.0f;
+  const Tensor images = f.get("images");
+  const auto both = models::generate_reports(*model, images, g);
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_NE(both[0].tokens, both[1].tokens) << "the two studies should differ for this test to mean something";
+  for (int64_t r = 0; r < 2; ++r) {
+    const auto alone = models::generate_reports(*model, contiguous(narrow(images, 0, r, 1)), g);
+    EXPECT_EQ(alone[0].tokens, both[r].tokens) << "study " << r;
+    EXPECT_NEAR(alone[0].score, both[r].score, 1e-4) << "study " << r;
+  }
+}
+
+// save_trainable writes exactly the trainable tensors; load_trainable restores them and refuses a
+// tensor the model does not have.
+TEST(EmrrgCheckpoint, TrainableWeightsRoundTripThroughSafetensors) {
+  const auto dir = std::filesystem::temp_directory_path() / ("emrrg_ckpt_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "trained.safetensors").string();
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  auto trained = make_model(tiny_config(true, true, false));
+  load_golden_params(*trained, f, 0.4);
+  trained->save_trainable(path);
+  {
+    SafetensorsFile saved = SafetensorsFile::open(path);
+    std::vector<std::string> want;
+    for (const auto& [name, t] : trained->named_parameters())
+      if (t.requires_grad()) want.push_back(name);
+    std::vector<std::string> names = saved.names();
+    std::sort(names.begin(), names.end());
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(names, want);
+    EXPECT_TRUE(saved.contains("llm.model.layers.2.self_attn.cross_attn_warm_up_gate"));
+    EXPECT_TRUE(saved.contains("visual_encoder.layers.0.mixer.in_proj.lora_x.down.weight"));
+    EXPECT_FALSE(saved.contains("llm.model.embed_tokens.weight"));
+  }
+  auto fresh = make_model(tiny_config(true, true, false), /*seed=*/9);
+  fresh->load_trainable(path);
+  const auto a = trained->state_dict(), b = fresh->state_dict();
+  for (const auto& [name, t] : a)
+    if (t.requires_grad()) {
+      EXPECT_EQ(t.to_vector<float>(), b.at(name).to_vector<float>()) << name;
+    }
+  auto lora_model = make_model(tiny_config(true, false, true));
+  try {
+    lora_model->load_trainable(path);
+    ADD_FAILURE() << "loaded hybrid weights into a model without hybrid layers";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cross_attn_kv_proj"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// A Vim/ARM backbone file fills the encoder (adapters excepted); a missing or foreign tensor is an
+// error naming it.
+TEST(EmrrgCheckpoint, BackboneLoadsIntoTheEncoderAndNamesBadKeys) {
+  const auto dir = std::filesystem::temp_directory_path() / ("emrrg_backbone_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  std::map<std::string, Tensor> backbone;
+  for (const auto& [name, t] : testing::with_prefix(f, "param.visual_encoder."))
+    if (name.find(".lora") == std::string::npos) backbone.emplace(name, t);
+  const std::string good = (dir / "backbone.safetensors").string();
+  save_safetensors(good, backbone);
+  auto model = make_model(tiny_config(true, true, false));
+  model->load_backbone(good);
+  EXPECT_EQ(model->visual_encoder->pos_embed.to_vector<float>(), backbone.at("pos_embed").to_vector<float>());
+
+  auto without = backbone;
+  without.erase("layers.0.mixer.A_b_log");
+  without.emplace("head.weight", zeros({3, 16}));
+  const std::string bad = (dir / "bad.safetensors").string();
+  save_safetensors(bad, without);
+  try {
+    model->load_backbone(bad);
+    ADD_FAILURE() << "a backbone without A_b_log loaded";
+  } catch (const std::runtime_error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("layers.0.mixer.A_b_log"), std::string::npos) << m;
+    EXPECT_NE(m.find("head.weight"), std::string::npos) << m;
+    EXPECT_NE(m.find(bad), std::string::npos) << m;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 // The count from the config equals what a built model holds, over every adapter kind, both
