@@ -14,44 +14,51 @@ namespace {
 using config_toml::Fields;
 using config_toml::Place;
 
-// The dimensions of an LLM trained from scratch; num_key_value_heads defaults to
-// num_attention_heads and head_dim to hidden_size / num_attention_heads, as in config.json.
-const Fields<LlamaConfig>& llm_dimension_fields() {
-  static const Fields<LlamaConfig> fields = {
-      {"vocab_size", [](auto& c, const Place& p) { c.vocab_size = p.integer(); }},
-      {"hidden_size", [](auto& c, const Place& p) { c.hidden_size = p.integer(); }},
-      {"num_hidden_layers", [](auto& c, const Place& p) { c.num_layers = p.integer(); }},
-      {"num_attention_heads", [](auto& c, const Place& p) { c.num_heads = p.integer(); }},
-      {"num_key_value_heads", [](auto& c, const Place& p) { c.num_kv_heads = p.integer(); }},
-      {"intermediate_size", [](auto& c, const Place& p) { c.intermediate_size = p.integer(); }},
-      {"head_dim", [](auto& c, const Place& p) { c.head_dim = p.integer(); }},
-      {"rms_norm_eps", [](auto& c, const Place& p) { c.rms_norm_eps = p.number(); }},
-      {"rope_theta", [](auto& c, const Place& p) { c.rope_theta = p.number(); }},
-      {"tie_word_embeddings", [](auto& c, const Place& p) { c.tie_word_embeddings = p.boolean(); }},
-  };
-  return fields;
+// An error of a parse_* function about the value at `p`; its leading "<key> " is dropped, as `p`
+// names the key.
+[[noreturn]] void fail_at(const Place& p, const std::invalid_argument& e) {
+  std::string m = e.what();
+  if (m.rfind(p.key + " ", 0) == 0) m = m.substr(p.key.size() + 1);
+  p.fail(m);
 }
 
 void read_llm(EmrrgConfig& config, const toml::table& llm, const std::string& source) {
-  const toml::node* dimension = nullptr;
+  // The dimensions of an LLM trained from scratch; num_key_value_heads defaults to
+  // num_attention_heads and head_dim to hidden_size / num_attention_heads, as in config.json.
+  auto dim = [](int64_t LlamaConfig::*field) {
+    return [field](EmrrgConfig& c, const Place& p) { c.llm.*field = p.integer(); };
+  };
+  auto num = [](double LlamaConfig::*field) {
+    return [field](EmrrgConfig& c, const Place& p) { c.llm.*field = p.number(); };
+  };
   std::string dimension_key;
-  config_toml::read_table(config.llm, llm, "llm", llm_dimension_fields(), source,
-                          [&](const std::string& key, const Place& p) {
-                            if (key == "path") {
-                              config.llm_path = p.string();
-                            } else if (key == "tokenizer") {
-                              config.tokenizer_path = p.string();
-                            } else if (key == "dtype") {
-                              config.llm_dtype = p.dtype();
-                            } else {
-                              if (!dimension) dimension = &p.node, dimension_key = key;
-                              return false;
-                            }
-                            return true;
-                          });
+  const toml::node* dimension_node = nullptr;
+  const Fields<EmrrgConfig> fields = {
+      {"path", [](auto& c, const Place& p) { c.llm_path = p.string(); }},
+      {"tokenizer", [](auto& c, const Place& p) { c.tokenizer_path = p.string(); }},
+      {"dtype", [](auto& c, const Place& p) { c.llm_dtype = p.dtype(); }},
+      {"vocab_size", dim(&LlamaConfig::vocab_size)},
+      {"hidden_size", dim(&LlamaConfig::hidden_size)},
+      {"num_hidden_layers", dim(&LlamaConfig::num_layers)},
+      {"num_attention_heads", dim(&LlamaConfig::num_heads)},
+      {"num_key_value_heads", dim(&LlamaConfig::num_kv_heads)},
+      {"intermediate_size", dim(&LlamaConfig::intermediate_size)},
+      {"head_dim", dim(&LlamaConfig::head_dim)},
+      {"rms_norm_eps", num(&LlamaConfig::rms_norm_eps)},
+      {"rope_theta", num(&LlamaConfig::rope_theta)},
+      {"tie_word_embeddings", [](auto& c, const Place& p) { c.llm.tie_word_embeddings = p.boolean(); }},
+  };
+  config_toml::read_table(config, llm, "llm", fields, source, [&](const std::string&, const Place& p) {
+    // the first dimension, for the error when a path is given too
+    if (!dimension_node && p.key != "path" && p.key != "tokenizer" && p.key != "dtype") {
+      dimension_key = p.key;
+      dimension_node = &p.node;
+    }
+    return false;
+  });
   if (!config.llm_path.empty()) {
-    if (dimension)
-      Place{source, "llm", dimension_key, *dimension}.fail("cannot be set beside path: the folder's config.json says it");
+    if (dimension_node)
+      Place{source, "llm", dimension_key, *dimension_node}.fail("cannot be set beside path: the folder's config.json says it");
     config.llm = parse_hf_llama_config((std::filesystem::path(config.llm_path) / "config.json").string());
     return;
   }
@@ -80,7 +87,7 @@ void read_model(EmrrgConfig& config, const toml::table& model, const std::string
          try {
            split_prompt(c.prompt);
          } catch (const std::invalid_argument& e) {
-           p.fail(e.what());
+           fail_at(p, e);
          }
        }},
       {"vision_tuning",
@@ -89,7 +96,7 @@ void read_model(EmrrgConfig& config, const toml::table& model, const std::string
          try {
            apply_vision_tuning(p.string(), c.vision.peft);
          } catch (const std::invalid_argument& e) {
-           p.fail(e.what());
+           fail_at(p, e);
          }
        }},
       {"vision_lora_rank", [](auto& c, const Place& p) { c.vision.peft.rank = p.integer(); }},
@@ -100,7 +107,7 @@ void read_model(EmrrgConfig& config, const toml::table& model, const std::string
          try {
            c.llm_tuning = parse_llm_tuning(p.string());
          } catch (const std::invalid_argument& e) {
-           p.fail(e.what());
+           fail_at(p, e);
          }
        }},
       {"llm_lora_targets", [](auto& c, const Place& p) { c.llm_lora_targets = p.strings(); }},

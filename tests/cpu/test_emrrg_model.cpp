@@ -332,6 +332,129 @@ TEST(EmrrgCheckpoint, BackboneLoadsIntoTheEncoderAndNamesBadKeys) {
   std::filesystem::remove_all(dir);
 }
 
+EmrrgConfig parse_config(const std::string& text) {
+  return models::emrrg_config_from_toml(toml::parse(std::string_view(text), std::string_view("test.toml")), "test.toml");
+}
+
+const char* kTinyVision = R"([vision]
+kind = "arm"
+image_size = 16
+patch_size = 8
+d_model = 16
+depth = 1
+d_state = 4
+)";
+
+const char* kTinyLlm = R"([llm]
+vocab_size = 32
+hidden_size = 16
+num_hidden_layers = 3
+num_attention_heads = 4
+num_key_value_heads = 2
+intermediate_size = 24
+rms_norm_eps = 1e-6
+rope_theta = 500000.0
+tokenizer = "tok.model"
+)";
+
+std::string config_error(const std::string& text) {
+  try {
+    parse_config(text);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(EmrrgConfigToml, TablesMapOntoTheConfig) {
+  EmrrgConfig c = parse_config(std::string(kTinyVision) + kTinyLlm + R"([model]
+llm_tuning = "hybrid"
+hybrid_layers = [0, 2]
+visual_prefix = false
+vision_tuning = "et_ssm"
+vision_lora_rank = 8
+vision_lora_scale = 0.5
+prompt = "A <ImageHere> B"
+
+[train]
+anything = "is left to the trainer"
+)");
+  EXPECT_EQ(c.vision.kind, models::VisionMambaKind::Arm);
+  EXPECT_EQ(c.vision.d_model, 16);
+  EXPECT_TRUE(c.vision.peft.lora_p_x && c.vision.peft.lora_in_proj && !c.vision.peft.full_finetune);
+  EXPECT_EQ(c.vision.peft.rank, 8);
+  EXPECT_EQ(c.vision.peft.scale, 0.5);
+  EXPECT_EQ(c.llm.num_layers, 3);
+  EXPECT_EQ(c.llm.num_kv_heads, 2);
+  EXPECT_EQ(c.llm.head_dim, 4);
+  EXPECT_EQ(c.llm.rms_norm_eps, 1e-6);
+  EXPECT_EQ(c.llm.rope_theta, 500000.0);
+  EXPECT_EQ(c.tokenizer_path, "tok.model");
+  EXPECT_EQ(c.llm_tuning, LlmTuning::Hybrid);
+  EXPECT_EQ(c.hybrid_layers, (std::vector<int64_t>{0, 2}));
+  EXPECT_FALSE(c.visual_prefix);
+  EXPECT_EQ(models::split_prompt(c.prompt), std::make_pair(std::string("A "), std::string(" B")));
+  // built from the config, the model has what the config says
+  Generator gen(3);
+  auto model = models::build_emrrg(c, golden_prompt(), gen);
+  EXPECT_EQ(model->hybrid_layers.size(), 2u);
+  EXPECT_EQ(models::count_parameters(*model), models::count_parameters(model->config()));
+
+  // "hybrid" without hybrid_layers: the paper's [0, 8, 16, 24]
+  std::string big_llm = kTinyLlm;
+  big_llm.replace(big_llm.find("num_hidden_layers = 3"), 21, "num_hidden_layers = 32");
+  EmrrgConfig d = parse_config(std::string(kTinyVision) + big_llm + "[model]\nllm_tuning = \"hybrid\"\n");
+  EXPECT_EQ(d.hybrid_layers, EmrrgConfig::default_hybrid_layers());
+  EXPECT_TRUE(d.visual_prefix);
+}
+
+TEST(EmrrgConfigToml, AnHfFolderGivesTheLlmsDimensions) {
+  const std::string folder = std::string(EMRRG_FIXTURES_DIR) + "/llama/tiny_llama";
+  EmrrgConfig c = parse_config(std::string(kTinyVision) + "[llm]\npath = \"" + folder +
+                               "\"\ndtype = \"float32\"\n[model]\nllm_tuning = \"lora\"\nllm_lora_targets = [\"q_proj\", \"down_proj\"]\n");
+  EXPECT_EQ(c.llm.hidden_size, 32);
+  EXPECT_EQ(c.llm.num_layers, 2);
+  EXPECT_EQ(c.llm_dtype, DType::Float32);
+  auto model = models::build_emrrg(c, golden_prompt());
+  const auto names = model->state_dict();
+  EXPECT_TRUE(names.count("llm.model.layers.1.self_attn.q_proj.lora.up.weight"));
+  EXPECT_TRUE(names.count("llm.model.layers.1.mlp.down_proj.lora.down.weight"));
+  EXPECT_FALSE(names.count("llm.model.layers.1.self_attn.v_proj.lora.up.weight"));
+  EXPECT_EQ(models::count_parameters(*model), models::count_parameters(model->config()));
+}
+
+// Each error names the key (and the line) or the inconsistency.
+TEST(EmrrgConfigToml, BadKeysAndValuesAreErrorsNamingThem) {
+  const std::string base = std::string(kTinyVision) + kTinyLlm;
+  struct Bad {
+    std::string text, expected;
+  };
+  const std::vector<Bad> cases = {
+      {base + "[model]\nhybrid_layer = [0]\n", "[model] hybrid_layer is not a known key"},
+      {base + "[model]\nvisual_prefix = 1\n", "line 19: [model] visual_prefix must be true or false"},
+      {base + "[model]\nllm_tuning = \"hybird\"\n", "[model] llm_tuning 'hybird' is not"},
+      {base + "[model]\nllm_tuning = \"hybrid\"\nhybrid_layers = [0, \"8\"]\n", "hybrid_layers must be an array of integers"},
+      {base + "[model]\nllm_tuning = \"hybrid\"\nhybrid_layers = [0, 3]\n", "hybrid_layers: layer 3 is not in [0, 3)"},
+      {base + "[model]\nhybrid_layers = [0]\n", "hybrid_layers need llm_tuning \"hybrid\""},
+      {base + "[model]\nvisual_prefix = false\n", "visual_prefix = false needs hybrid layers"},
+      {base + "[model]\nvision_tuning = \"lora_q\"\n", "[model] vision_tuning 'lora_q' is not one of"},
+      {base + "[model]\nprompt = \"no placeholder\"\n", "[model] prompt 'no placeholder' must contain <ImageHere>"},
+      {base + "[model]\nllm_tuning = \"lora\"\nllm_lora_targets = [\"qproj\"]\n", "llm_lora_targets: 'qproj'"},
+      {base + "[vision.peft]\nlora_p_x = true\n[model]\nvision_tuning = \"full\"\n",
+       "vision_tuning cannot be set beside [vision.peft]"},
+      {base + "[model]\nllm_lora_rank = 1.5\n", "[model] llm_lora_rank must be an integer"},
+      {std::string(kTinyVision) + "[llm]\npath = \"x\"\nhidden_size = 16\n", "[llm] hidden_size cannot be set beside path"},
+      {std::string(kTinyVision) + "[llm]\nhidden = 16\n", "[llm] hidden is not a known key"},
+      {std::string(kTinyVision) + "[llm]\nvocab_size = 32\n", "config 'test.toml': [llm]"},
+      {std::string(kTinyVision), "has no [llm] table"},
+  };
+  for (const auto& c : cases) {
+    const std::string m = config_error(c.text);
+    EXPECT_NE(m.find(c.expected), std::string::npos) << "expected '" << c.expected << "' in: " << m;
+    EXPECT_NE(m.find("test.toml"), std::string::npos) << m;
+  }
+}
+
 // The count from the config equals what a built model holds, over every adapter kind, both
 // encoders, full fine-tuning, biased and tied LLMs, LoRA on every projection and hybrid layers.
 TEST(EmrrgParameterCount, FromTheConfigEqualsTheBuiltModels) {
