@@ -332,6 +332,32 @@ TEST(EmrrgCheckpoint, BackboneLoadsIntoTheEncoderAndNamesBadKeys) {
   std::filesystem::remove_all(dir);
 }
 
+// Each row of the paper's Table 5 trains what it says: the encoder fully or through its adapters,
+// of the LLM nothing, its LoRA adapters or the hybrid layers' new parameters; the projector always;
+// the LLM's own weights never.
+TEST(EmrrgTuning, EveryRowOfTable5TrainsWhatItSays) {
+  for (const char* vision : {"full", "et_ssm"}) {
+    for (LlmTuning llm : {LlmTuning::Frozen, LlmTuning::Lora, LlmTuning::Hybrid}) {
+      EmrrgConfig c = tiny_config(true, llm == LlmTuning::Hybrid, llm == LlmTuning::Lora);
+      models::apply_vision_tuning(vision, c.vision.peft);
+      auto model = make_model(c);
+      const models::EmrrgParameterCount n = models::count_parameters(*model);
+      const std::string row = std::string(vision) + " + " + models::to_string(llm);
+      EXPECT_EQ(n.vision_trainable, std::string(vision) == "full" ? n.vision + n.vision_adapters : n.vision_adapters) << row;
+      // et_ssm: LoRA_p(X) + in_proj LoRA; full fine-tuning has no adapters
+      EXPECT_EQ(n.vision_adapters > 0, std::string(vision) == "et_ssm") << row;
+      EXPECT_EQ(n.llm_lora > 0, llm == LlmTuning::Lora) << row;
+      EXPECT_EQ(n.hybrid > 0, llm == LlmTuning::Hybrid) << row;
+      EXPECT_EQ(n.trainable(), model->num_parameters(/*trainable_only=*/true)) << row;
+      for (const auto& [name, t] : model->llm->named_parameters())
+        if (name.find(".lora.") == std::string::npos && name.find(".cross_attn_") == std::string::npos) {
+          EXPECT_FALSE(t.requires_grad()) << row << ": llm." << name;
+        }
+      EXPECT_TRUE(model->llama_proj->weight.requires_grad() && model->layer_norm->bias.requires_grad()) << row;
+    }
+  }
+}
+
 EmrrgConfig parse_config(const std::string& text) {
   return models::emrrg_config_from_toml(toml::parse(std::string_view(text), std::string_view("test.toml")), "test.toml");
 }
