@@ -16,6 +16,9 @@
 #include "ops/ops.h"
 #include "runtime/safetensors.h"
 #include "test_helpers.h"
+#include "train/data/prompt.h"
+#include "train/data/sentencepiece_tokenizer.h"
+#include "train/emrrg_prompt.h"
 
 namespace emrrg {
 namespace {
@@ -137,6 +140,29 @@ INSTANTIATE_TEST_SUITE_P(Cases, EmrrgGolden,
                                            Case{"noprefix_gate", false, true, false},
                                            Case{"prefix_lora", true, false, true}),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// A bfloat16 LLM (projector and hybrid layers too) beside a float32 encoder, as the paper trains:
+// the loss follows the float64 reference within bfloat16's precision and every trainable tensor
+// gets a finite gradient.
+TEST(EmrrgGoldenBf16, LossFollowsTheReference) {
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  const EmrrgConfig c = tiny_config(true, true, false);
+  Generator gen(1);
+  Emrrg model(c, std::make_shared<models::Llama>(c.llm, gen, DType::BFloat16), golden_prompt(), gen);
+  load_golden_params(model, f, f.get("prefix_gate.warm_up_gate").to_vector<double>()[0]);
+  EXPECT_EQ(model.llama_proj->weight.dtype(), DType::BFloat16);
+  EXPECT_EQ(model.hybrid_layers[0]->kv_proj->weight.dtype(), DType::BFloat16);
+  const GoldenBatch b = golden_batch(f);
+  Tensor loss = model.loss(b.images, b.report_ids, b.report_mask);
+  EXPECT_EQ(loss.dtype(), DType::Float32);
+  EXPECT_NEAR(loss.to_vector<double>()[0], f.get("prefix_gate.loss").to_vector<double>()[0], 3e-2);
+  autograd::backward(loss);
+  for (const auto& [name, p] : model.named_parameters())
+    if (p.requires_grad()) {
+      ASSERT_TRUE(p.grad().defined()) << name;
+      EXPECT_TRUE(std::isfinite(max_abs(p.grad()))) << name;
+    }
+}
 
 // The intended warm-up: with g_s = tanh(0) = 0 nothing reaches the kv and gate projections, while
 // the gate scalar itself learns.
@@ -356,6 +382,20 @@ TEST(EmrrgTuning, EveryRowOfTable5TrainsWhatItSays) {
       EXPECT_TRUE(model->llama_proj->weight.requires_grad() && model->layer_norm->bias.requires_grad()) << row;
     }
   }
+}
+
+// The default prompt is R2GenGPT's, split where train/data/prompt.h splits it, each half encoded
+// without special tokens after a BOS.
+TEST(EmrrgPrompt, TheDefaultPromptTokenisesAsR2GenGPTs) {
+  data::SentencePieceTokenizer tok(std::string(EMRRG_FIXTURES_DIR) + "/tokenizers/llama2.model");
+  const models::PromptTokens p = train::emrrg_prompt_tokens(tok, EmrrgConfig{}.prompt);
+  const data::EncodedPrompt want = data::encode_prompt(tok, data::PromptTemplate{});
+  EXPECT_EQ(p.bos, 1);
+  EXPECT_EQ(p.before, std::vector<int64_t>(want.before.begin(), want.before.end()));
+  EXPECT_EQ(p.after, std::vector<int64_t>(want.after.begin(), want.after.end()));
+  EXPECT_EQ(tok.decode({p.after.begin(), p.after.end()}),
+            "</Img> Generate a comprehensive and detailed diagnosis report for this chest xray image. \nAssistant:");
+  EXPECT_THROW(train::emrrg_prompt_tokens(tok, "no image"), std::invalid_argument);
 }
 
 EmrrgConfig parse_config(const std::string& text) {
