@@ -52,6 +52,8 @@ Emrrg::Emrrg(const EmrrgConfig& config, std::shared_ptr<Llama> language_model, P
   llm = register_module("llm", std::move(language_model));
   for (int64_t i : config_.hybrid_layers)
     hybrid_layers.push_back(attach_hybrid_layer(*llm->layers()[i], i, gen, dtype));
+  if (config_.hybrid_kv_from_self)
+    for (const auto& h : hybrid_layers) h->init_kv_from_self_attention();
   if (config_.llm_tuning == LlmTuning::Lora) attach_llm_lora(gen);
   apply_freezing();
 }

@@ -7,6 +7,8 @@
 //
 // report = the cleaned report's tokens then EOS, right-padded; the loss is the mean NLL over the
 // report tokens only. With visual_prefix and no hybrid layers this is MambaXray-VL (the baseline).
+// In a hybrid layer every position of the sequence (BOS, prompt, visual prefix, report) queries
+// the visual tokens; padding is a query too, but no real token attends to it.
 //
 // Parameter names: visual_encoder.<Vim/ARM names>, llama_proj.{weight,bias},
 // layer_norm.{weight,bias}, llm.<Hugging Face names>, per hybrid layer i

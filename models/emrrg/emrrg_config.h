@@ -40,6 +40,9 @@ struct EmrrgConfig {
 
   // Decoder layers that become hybrid layers; non-empty exactly when llm_tuning is Hybrid.
   std::vector<int64_t> hybrid_layers;
+  // cross_attn_kv_proj starts as the layer's own k_proj and v_proj (NOTES §7's option) instead of
+  // PyTorch's random Linear init.
+  bool hybrid_kv_from_self = false;
   // The visual tokens as a prefix between the prompt's two halves (MambaXray-VL / R2GenGPT);
   // with no hybrid layers this is the only way the image reaches the LLM.
   bool visual_prefix = true;

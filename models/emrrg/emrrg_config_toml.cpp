@@ -81,6 +81,7 @@ void read_model(EmrrgConfig& config, const toml::table& model, const std::string
          hybrid_layers_set = true;
        }},
       {"visual_prefix", [](auto& c, const Place& p) { c.visual_prefix = p.boolean(); }},
+      {"hybrid_kv_from_self", [](auto& c, const Place& p) { c.hybrid_kv_from_self = p.boolean(); }},
       {"prompt",
        [](auto& c, const Place& p) {
          c.prompt = p.string();

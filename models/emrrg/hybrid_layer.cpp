@@ -30,6 +30,18 @@ void HybridCrossAttention::set_visual(const Tensor& visual) {
   v_ = transpose(reshape(narrow(kv, 2, kv_dim, kv_dim), {B, Lv, c.num_kv_heads, c.head_dim}), 1, 2);
 }
 
+void HybridCrossAttention::init_kv_from_self_attention() {
+  const auto projections = layer_.self_attn().projections();  // q, k, v, o
+  const nn::Linear& k = *projections[1].second;
+  const nn::Linear& v = *projections[2].second;
+  const int64_t kv_dim = k.out_features();
+  copy_into(narrow(kv_proj->weight, 0, 0, kv_dim), k.weight);
+  copy_into(narrow(kv_proj->weight, 0, kv_dim, kv_dim), v.weight);
+  fill(kv_proj->bias, 0.0);
+  if (k.bias.defined()) copy_into(narrow(kv_proj->bias, 0, 0, kv_dim), k.bias);
+  if (v.bias.defined()) copy_into(narrow(kv_proj->bias, 0, kv_dim, kv_dim), v.bias);
+}
+
 void HybridCrossAttention::clear_visual() {
   k_ = Tensor();
   v_ = Tensor();

@@ -29,6 +29,8 @@ class HybridCrossAttention final : public AttentionExtension {
   // visual [B, Lv, hidden]: the projected visual tokens the layer attends to until the next call or
   // clear_visual(); their keys and values are computed here, once.
   void set_visual(const Tensor& visual);
+  // cross_attn_kv_proj := [k_proj; v_proj] (weights and, where they have them, biases; else 0).
+  void init_kv_from_self_attention();
   void clear_visual();
   // Row i of the visual keys/values becomes old row rows[i] (beam search's select_rows).
   void select_rows(const std::vector<int64_t>& rows);

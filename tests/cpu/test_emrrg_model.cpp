@@ -521,6 +521,22 @@ TEST(EmrrgConfigToml, BadKeysAndValuesAreErrorsNamingThem) {
   }
 }
 
+// hybrid_kv_from_self: the cross-attention's keys and values start as the self-attention's
+// projections of the (normalised) visual tokens.
+TEST(EmrrgHybridLayer, KvProjectionCanStartAsTheLayersKAndVProjections) {
+  EmrrgConfig c = tiny_config(true, true, false);
+  c.hybrid_kv_from_self = true;
+  c.llm.qkv_bias = true;
+  auto model = make_model(c);
+  for (const auto& h : model->hybrid_layers) {
+    const auto proj = model->llm->layers()[h->index()]->self_attn().projections();
+    Tensor x = testing::rand32({3, 16}, 21);
+    Tensor kv = h->kv_proj->forward(x);
+    EXPECT_LE(max_abs(sub(narrow(kv, 1, 0, 8), proj[1].second->forward(x))), 1e-6);
+    EXPECT_LE(max_abs(sub(narrow(kv, 1, 8, 8), proj[2].second->forward(x))), 1e-6);
+  }
+}
+
 // The count from the config equals what a built model holds, over every adapter kind, both
 // encoders, full fine-tuning, biased and tied LLMs, LoRA on every projection and hybrid layers.
 TEST(EmrrgParameterCount, FromTheConfigEqualsTheBuiltModels) {
