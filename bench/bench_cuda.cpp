@@ -1,4 +1,6 @@
 // CUDA benchmarks (a GPU is needed: built only with EMRRG_CUDA=ON; tests/gpu/run.sh runs them).
+// Attention: the flash kernels' TFLOP/s (issue goal: >= 0.9x PyTorch's scaled_dot_product_attention
+// flash backend on the same GPU) and decoding's GB/s against the copy bandwidth.
 // Each reports achieved GB/s or TFLOP/s and, for memory-bound kernels, the fraction of the
 // device's measured peak: a large device-to-device copy for bandwidth, a large cuBLAS GEMM for
 // compute. Goal on an H200: memory-bound kernels at >= 80% of copy bandwidth at >= 256 MB.
@@ -10,7 +12,9 @@
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/gemm.h"
+#include "cuda/kernels/attention.h"
 #include "cuda/kernel_registration.h"
+#include "cuda/kernels/selective_scan.h"
 #include "ops/ops.h"
 #include "train/optimizer.h"
 
@@ -150,6 +154,98 @@ void BM_cublas_gemm(benchmark::State& state) {
       benchmark::Counter(2.0 * n * n * n * static_cast<double>(state.iterations()) / 1e12, benchmark::Counter::kIsRate);
 }
 
+// Flash attention at a Llama-scale shape: batch 8, 32 heads, head dim 128, causal, bf16, L = range(0).
+// FLOPs as FlashAttention counts them: 4 b h L^2 hd for the two forward GEMMs, halved by the
+// causal mask; the backward does 2.5 times the forward's.
+struct AttentionInputs {
+  Tensor q, k, v;
+  explicit AttentionInputs(int64_t L, int64_t kv_len = 0, int64_t batch = 8) {
+    Generator gen(1);
+    const int64_t Lk = kv_len ? kv_len : L;
+    q = convert(to_device(rand_uniform({batch, 32, L, 128}, -1.0, 1.0, gen), kGpu), DType::BFloat16);
+    k = convert(to_device(rand_uniform({batch, 32, Lk, 128}, -1.0, 1.0, gen), kGpu), DType::BFloat16);
+    v = convert(to_device(rand_uniform({batch, 32, Lk, 128}, -1.0, 1.0, gen), kGpu), DType::BFloat16);
+  }
+};
+constexpr double kAttentionScale = 0.08838834764831845;  // 1 / sqrt(128)
+
+double causal_attention_flops(int64_t L) { return 4.0 * 8 * 32 * static_cast<double>(L) * L * 128 / 2; }
+
+void BM_attention_forward(benchmark::State& state) {
+  setup();
+  const int64_t L = state.range(0);
+  const AttentionInputs in(L);
+  auto fn = [&] { benchmark::DoNotOptimize(cuda::attention_forward(in.q, in.k, in.v, true, Tensor(), kAttentionScale)); };
+  fn();
+  for (auto _ : state) state.SetIterationTime(time_ms(fn) * 1e-3);
+  state.counters["TFLOP/s"] = benchmark::Counter(causal_attention_flops(L) * static_cast<double>(state.iterations()) / 1e12,
+                                                 benchmark::Counter::kIsRate);
+}
+
+void BM_attention_forward_backward(benchmark::State& state) {
+  setup();
+  const int64_t L = state.range(0);
+  const AttentionInputs in(L);
+  const Tensor dout = in.q;  // any bf16 tensor of out's shape
+  auto fn = [&] {
+    const std::vector<Tensor> f = cuda::attention_forward(in.q, in.k, in.v, true, Tensor(), kAttentionScale);
+    benchmark::DoNotOptimize(
+        cuda::attention_backward(in.q, in.k, in.v, f[0], f[1], dout, true, Tensor(), kAttentionScale));
+  };
+  fn();
+  for (auto _ : state) state.SetIterationTime(time_ms(fn) * 1e-3);
+  state.counters["TFLOP/s"] = benchmark::Counter(
+      3.5 * causal_attention_flops(L) * static_cast<double>(state.iterations()) / 1e12, benchmark::Counter::kIsRate);
+}
+
+// One new token per sequence against a KV cache of range(0) tokens at Llama-2-7B's attention
+// shape (32 heads of 128, no GQA), batch range(1): memory-bound on reading the cache.
+void BM_attention_decode(benchmark::State& state) {
+  setup();
+  const int64_t cached = state.range(0), batch = state.range(1);
+  const AttentionInputs in(1, cached, batch);
+  run_memory_bound(state, 2.0 * static_cast<double>(in.k.numel()) * 2, [&] {
+    benchmark::DoNotOptimize(cuda::attention_forward(in.q, in.k, in.v, true, Tensor(), kAttentionScale));
+  });
+}
+
+// Selective scan forward + backward at Vision Mamba's shapes: 8 images of 197 tokens, N 16,
+// bfloat16, d_inner state.range(0). GB/s counts the floor's bytes (u, delta, z, out, du, ddelta,
+// dz, B and C once each); x_floor is the time over that floor at the measured copy bandwidth
+// (issue 8's goal on an H200: <= 1.5).
+void BM_selective_scan_fwd_bwd(benchmark::State& state) {
+  setup();
+  const int64_t batch = 8, dim = state.range(0), L = 197, N = 16;
+  Generator gen(1);
+  auto random = [&](const Shape& shape, double lo, double hi, DType dtype) {
+    return to_device(convert(rand_uniform(shape, lo, hi, gen), dtype), kGpu);
+  };
+  const DType bf16 = DType::BFloat16;
+  const Shape x{batch, dim, L}, bc{batch, 1, N, L};
+  const Tensor u = random(x, -1, 1, bf16), delta = random(x, -3, 1, bf16), z = random(x, -2, 2, bf16);
+  const Tensor dout = random(x, -1, 1, bf16), A = random({dim, N}, -2, -0.1, DType::Float32);
+  const Tensor B = random(bc, -1, 1, bf16), C = random(bc, -1, 1, bf16);
+  const Tensor D = random({dim}, -1, 1, DType::Float32), bias = random({dim}, -1, 0.5, DType::Float32);
+  const double x_bytes = 2.0 * static_cast<double>(shape_numel(x)), bc_bytes = 2.0 * static_cast<double>(shape_numel(bc));
+  const double floor_bytes = 7 * x_bytes + 2 * bc_bytes;
+  auto fwd_bwd = [&] {
+    const std::vector<Tensor> f = cuda::selective_scan_forward(u, delta, A, B, C, D, z, bias, true);
+    const std::vector<Tensor> g = cuda::selective_scan_backward(u, delta, A, B, C, D, z, bias, true, f[2], dout);
+    benchmark::DoNotOptimize(g[0].raw_data());
+  };
+  fwd_bwd();  // warm-up: caching allocator
+  double total_ms = 0;
+  for (auto _ : state) {
+    const double ms = time_ms(fwd_bwd);
+    total_ms += ms;
+    state.SetIterationTime(ms * 1e-3);
+  }
+  const double ms = total_ms / static_cast<double>(state.iterations());
+  state.counters["GB/s"] = floor_bytes / (ms * 1e-3) / 1e9;
+  state.counters["peak_GB/s"] = measured_copy_gbps();
+  state.counters["x_floor"] = ms * 1e-3 / (floor_bytes / (measured_copy_gbps() * 1e9));
+}
+
 BENCHMARK(BM_copy_peak)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_unary_exp)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_binary_add)->UseManualTime()->Unit(benchmark::kMillisecond);
@@ -159,6 +255,11 @@ BENCHMARK(BM_softmax)->Arg(1024)->Arg(32000)->UseManualTime()->Unit(benchmark::k
 BENCHMARK(BM_layer_norm)->Arg(1024)->Arg(4096)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_rms_norm)->Arg(4096)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_adamw_step)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_attention_forward)->Arg(512)->Arg(2048)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_attention_forward_backward)->Arg(512)->Arg(2048)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_attention_decode)->Args({4096, 1})->Args({4096, 8})->UseManualTime()->Unit(benchmark::kMillisecond);
+
+BENCHMARK(BM_selective_scan_fwd_bwd)->Arg(384)->Arg(1536)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_cublas_gemm)->Args({8192, 0})->Args({8192, 1})->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -2,12 +2,17 @@
 
 #include "cuda/gemm.h"
 #include "cuda/kernels/adamw.h"
+#include "cuda/kernels/attention.h"
+#include "cuda/kernels/causal_conv1d.h"
 #include "cuda/kernels/dropout.h"
 #include "cuda/kernels/elementwise.h"
 #include "cuda/kernels/indexing.h"
 #include "cuda/kernels/norm.h"
 #include "cuda/kernels/reduce.h"
+#include "cuda/kernels/rotary.h"
+#include "cuda/kernels/selective_scan.h"
 #include "cuda/kernels/softmax.h"
+#include "cuda/kernels/swiglu.h"
 #include "ops/device_kernels.h"
 #include "runtime/device_kernels.h"
 
@@ -36,6 +41,15 @@ void register_cuda_kernels() {
     k.var_rows = &var_rows;
     k.dropout_scale = &dropout_scale;
     k.adamw_step = &adamw_step;
+    k.attention_forward = &attention_forward;
+    k.attention_backward = &attention_backward;
+    k.rotary = &rotary;
+    k.swiglu_forward = &swiglu_forward;
+    k.swiglu_backward = &swiglu_backward;
+    k.selective_scan_forward = &selective_scan_forward;
+    k.selective_scan_backward = &selective_scan_backward;
+    k.causal_conv1d_forward = &causal_conv1d_forward;
+    k.causal_conv1d_backward = &causal_conv1d_backward;
     return k;
   }();
   static const RuntimeDeviceKernels runtime = [] {

@@ -298,6 +298,7 @@ namespace {
 
 using detail::AttentionInputs;
 using detail::AttentionShape;
+using detail::compute_copy;
 
 // What the CPU backward keeps: the inputs, the output and the lse in compute type (float64 for
 // float64 inputs, finer than the float32 lse returned).
@@ -314,8 +315,8 @@ AttentionInputs<T> inputs_of(const Tensor& q, const Tensor& k, const Tensor& v, 
 
 std::vector<Tensor> attention_cpu_backward(const AttentionSaved& s, const Tensor& dout) {
   const DType dt = s.q.dtype(), ct = detail::compute_dtype(dt);
-  const Tensor qc = detail::compute_copy(s.q, ct), kc = detail::compute_copy(s.k, ct), vc = detail::compute_copy(s.v, ct);
-  const Tensor oc = detail::compute_copy(s.out, ct), gc = detail::compute_copy(dout, ct);
+  const Tensor qc = compute_copy(s.q, ct), kc = compute_copy(s.k, ct), vc = compute_copy(s.v, ct);
+  const Tensor oc = compute_copy(s.out, ct), gc = compute_copy(dout, ct);
   Tensor dq = empty(s.q.shape(), ct), dk = empty(s.k.shape(), ct), dv = empty(s.v.shape(), ct);
   detail::dispatch_compute(ct, [&](auto tag) {
     using T = decltype(tag);
@@ -355,7 +356,7 @@ AttentionResult attention(const Tensor& q, const Tensor& k, const Tensor& v, boo
     return result;
   }
   const DType ct = detail::compute_dtype(q.dtype());
-  const Tensor qc = detail::compute_copy(q, ct), kc = detail::compute_copy(k, ct), vc = detail::compute_copy(v, ct);
+  const Tensor qc = compute_copy(q, ct), kc = compute_copy(k, ct), vc = compute_copy(v, ct);
   const AttentionShape& a = saved->shape;
   Tensor out = empty(q.shape(), ct), lse = empty({a.batch, a.q_heads, a.Lq}, ct);
   detail::dispatch_compute(ct, [&](auto tag) {

@@ -24,8 +24,8 @@ void check_gates(const Tensor& q, const Tensor& self_out, const Tensor& gate_log
                               " [batch, q_heads, Lt, head_dim]");
   const Shape tokens{q.shape()[0], q.shape()[2]}, tokens1{q.shape()[0], q.shape()[2], 1};
   if (gate_logit.shape() != tokens && gate_logit.shape() != tokens1)
-    detail::op_error(kOp, "gate_logit " + shape_str(gate_logit.shape()) + " must be [batch, Lt, 1] = " +
-                              shape_str(tokens1) + " or [batch, Lt]");
+    detail::op_error(kOp, "gate_logit " + shape_str(gate_logit.shape()) +
+                              " must be [batch, Lt, 1] = " + shape_str(tokens1) + " or [batch, Lt]");
   if (warm_up.numel() != 1 || warm_up.dim() > 1)
     detail::op_error(kOp, "warm_up must be one element ([1] or []), got " + shape_str(warm_up.shape()));
   for (const Tensor* t : {&self_out, &gate_logit, &warm_up})
@@ -86,8 +86,8 @@ std::vector<Tensor> gated_cpu_backward(const GatedSaved& s, const Tensor& dout, 
     dwarm.data<T>()[0] = dw * (T(1) - gs * gs);
     if (!attention_grads) return 0;
     Tensor dq = empty(s.q.shape(), ct), dk = empty(s.k.shape(), ct), dv = empty(s.v.shape(), ct);
-    detail::attention_backward_cpu<T>(a, inputs_of<T>(s), s.lse.data<T>(), delta.data(), gc.data<T>(),
-                                      row_scale.data(), dq.data<T>(), dk.data<T>(), dv.data<T>());
+    detail::attention_backward_cpu<T>(a, inputs_of<T>(s), s.lse.data<T>(), delta.data(), gc.data<T>(), row_scale.data(),
+                                      dq.data<T>(), dk.data<T>(), dv.data<T>());
     grads[0] = convert(dq, s.dtype);
     grads[1] = convert(dk, s.dtype);
     grads[2] = convert(dv, s.dtype);
@@ -105,15 +105,15 @@ Tensor gated_on_device(const Tensor& q, const Tensor& k, const Tensor& v, const 
   // The device kernels take the mask as contiguous uint8 (1 = attend), the gates as [B, Lt] and [1].
   const Tensor mask = keep.empty() ? Tensor() : to_device(from_vector(keep, key_padding_mask.shape()), q.device());
   const Tensor gl = reshaped(gate_logit, {q.shape()[0], q.shape()[2]}), w = reshaped(warm_up, {1});
-  const std::vector<Tensor> fwd = device_kernel(kOp, q, &DeviceKernels::gated_cross_attention_forward)(
-      q, k, v, self_out, gl, w, mask, scale);
+  const std::vector<Tensor> fwd =
+      device_kernel(kOp, q, &DeviceKernels::gated_cross_attention_forward)(q, k, v, self_out, gl, w, mask, scale);
   autograd::record(kOp, {q, k, v, self_out, gate_logit, warm_up}, {fwd[0]},
                    [=, cross = fwd[1], lse = fwd[2]](const std::vector<Tensor>& g) {
                      const Tensor dout = g[0].dtype() == q.dtype() ? g[0] : convert(g[0], q.dtype());
                      std::vector<Tensor> d = device_kernel(kOp, q, &DeviceKernels::gated_cross_attention_backward)(
                          q, k, v, gl, w, cross, lse, dout, mask, scale);
-                     return std::vector<Tensor>{d[0], d[1], d[2], dout, reshaped(d[3], gate_logit.shape()),
-                                                reshaped(d[4], warm_up.shape())};
+                     return std::vector<Tensor>{
+                         d[0], d[1], d[2], dout, reshaped(d[3], gate_logit.shape()), reshaped(d[4], warm_up.shape())};
                    });
   return fwd[0];
 }

@@ -24,7 +24,7 @@ namespace emrrg {
 // gate_logit and warm_up may have any floating dtype. All tensors any strides, one device.
 // Differentiable in q, k, v, self_out, gate_logit and warm_up.
 Tensor gated_cross_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& self_out,
-                             const Tensor& gate_logit, const Tensor& warm_up,
-                             const Tensor& key_padding_mask = Tensor(), double scale = 0.0);
+                             const Tensor& gate_logit, const Tensor& warm_up, const Tensor& key_padding_mask = Tensor(),
+                             double scale = 0.0);
 
 }  // namespace emrrg

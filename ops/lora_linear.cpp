@@ -17,7 +17,7 @@ constexpr const char* kOp = "lora_linear";
 using LoraScalars = DeviceKernels::LoraScalars;
 
 void check_args(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& a, const Tensor& b,
-                const LoraOptions& o) {
+                const LoraLinearOptions& o) {
   for (const Tensor* t : {&x, &weight, &a, &b}) detail::check_floating(kOp, *t);
   detail::check_same_dtype(kOp, x, weight);
   detail::check_same_dtype(kOp, a, b);
@@ -27,7 +27,8 @@ void check_args(const Tensor& x, const Tensor& weight, const Tensor& bias, const
     detail::op_error(kOp, "x " + shape_str(x.shape()) + " does not end in in_features " + std::to_string(in) +
                               " of weight " + shape_str(weight.shape()));
   if (weight.requires_grad())
-    detail::op_error(kOp, "weight " + shape_str(weight.shape()) + " requires grad; the base of a LoRA linear is frozen");
+    detail::op_error(kOp,
+                     "weight " + shape_str(weight.shape()) + " requires grad; the base of a LoRA linear is frozen");
   if (a.dim() != 2 || a.shape()[1] != in)
     detail::op_error(kOp, "lora_a " + shape_str(a.shape()) + " must be [r, in] with in = " + std::to_string(in));
   if (b.dim() != 2 || b.shape()[1] != a.shape()[0])
@@ -35,8 +36,8 @@ void check_args(const Tensor& x, const Tensor& weight, const Tensor& bias, const
                               std::to_string(a.shape()[0]) + " (lora_a " + shape_str(a.shape()) + ")");
   if (o.row0 < 0 || o.row0 + b.shape()[0] > out)
     detail::op_error(kOp, "rows [" + std::to_string(o.row0) + ", " + std::to_string(o.row0 + b.shape()[0]) +
-                              ") of the adapter (row0 " + std::to_string(o.row0) + ", lora_b " +
-                              shape_str(b.shape()) + ") outside the " + std::to_string(out) + " outputs");
+                              ") of the adapter (row0 " + std::to_string(o.row0) + ", lora_b " + shape_str(b.shape()) +
+                              ") outside the " + std::to_string(out) + " outputs");
   if (bias.defined()) {
     detail::check_floating(kOp, bias);
     detail::check_same_dtype(kOp, x, bias);
@@ -122,7 +123,8 @@ std::vector<Tensor> lora_cpu_backward(const LoraSaved& sv, const Tensor& g_out, 
     Tensor dh = empty({N, r}, ct);
     detail::cpu_gemm<T>(false, b.flag(false), N, r, rows, s, gp, out, b.data(), b.layout.ld, T(0), dh.data<T>(), r);
     const bool dropout = sv.s.keep_prob < 1;
-    if (dropout && sv.s.dropout_site == LoraDropoutSite::Rank) scale_in_place(dh.data<T>(), dropout_scale({N, r}, sv.s, ct));
+    if (dropout && sv.s.dropout_site == LoraDropoutSite::Rank)
+      scale_in_place(dh.data<T>(), dropout_scale({N, r}, sv.s, ct));
     detail::cpu_gemm<T>(true, xd.flag(false), r, in, N, T(1), dh.data<T>(), r, xd.data(), xd.layout.ld, T(0),
                         da.data<T>(), in);
     if (need_dx) {
@@ -148,13 +150,15 @@ std::vector<Tensor> lora_cpu_backward(const LoraSaved& sv, const Tensor& g_out, 
     if (need_dbias) {
       dbias = zeros({out}, ct);
       T* acc = dbias.data<T>();
+      const T* gr = g.data<T>();
       for (int64_t n = 0; n < N; ++n)
-        for (int64_t j = 0; j < out; ++j) acc[j] += g.data<T>()[n * out + j];
+        for (int64_t j = 0; j < out; ++j) acc[j] += gr[n * out + j];
     }
     return 0;
   });
-  return {need_dx ? reshaped(convert(dx, sv.dtype), sv.x_shape) : Tensor(), need_dbias ? convert(dbias, sv.dtype) : Tensor(),
-          convert(da, sv.adapter_dtype), convert(db, sv.adapter_dtype)};
+  return {need_dx ? reshaped(convert(dx, sv.dtype), sv.x_shape) : Tensor(),
+          need_dbias ? convert(dbias, sv.dtype) : Tensor(), convert(da, sv.adapter_dtype),
+          convert(db, sv.adapter_dtype)};
 }
 
 // y [N, out] = x W^T + bias, then y[:, row0:] += s h B^T with h = drop(x) A^T (dropout at the
@@ -190,8 +194,8 @@ Tensor lora_cpu_forward(LoraSaved& sv, const Tensor& x2, const Tensor& bias, DTy
                         T(0), h, r);
     if (dropout && sv.s.dropout_site == LoraDropoutSite::Rank) scale_in_place(h, dropout_scale({N, r}, sv.s, ct));
     if (N == 0) return 0;  // (y's data may be null)
-    detail::cpu_gemm<T>(false, b.flag(true), N, rows, r, static_cast<T>(sv.s.scale), h, r, b.data(), b.layout.ld,
-                        T(1), yp + sv.s.row0, out);
+    detail::cpu_gemm<T>(false, b.flag(true), N, rows, r, static_cast<T>(sv.s.scale), h, r, b.data(), b.layout.ld, T(1),
+                        yp + sv.s.row0, out);
     return 0;
   });
   return y;
@@ -200,7 +204,7 @@ Tensor lora_cpu_forward(LoraSaved& sv, const Tensor& x2, const Tensor& bias, DTy
 }  // namespace
 
 Tensor lora_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& lora_a,
-                   const Tensor& lora_b, double scale, const LoraOptions& options) {
+                   const Tensor& lora_b, double scale, const LoraLinearOptions& options) {
   check_args(x, weight, bias, lora_a, lora_b, options);
   auto sv = std::make_shared<LoraSaved>();
   LoraScalars& s = sv->s;

@@ -14,7 +14,7 @@ namespace emrrg {
 // Adapter: up(dropout(down(x))), used on the vision encoder).
 enum class LoraDropoutSite { Input, Rank };
 
-struct LoraOptions {
+struct LoraLinearOptions {
   int64_t row0 = 0;      // the first output row the adapter adds into; lora_b has `rows` rows
   double dropout = 0.0;  // drop probability, applied in training only
   LoraDropoutSite dropout_site = LoraDropoutSite::Input;
@@ -30,6 +30,6 @@ struct LoraOptions {
 // another: a bf16 base with float32 adapters); 16-bit types compute in float32. Any strides.
 // Returns [..., out] in x's dtype, contiguous. Differentiable in x, lora_a, lora_b and bias.
 Tensor lora_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& lora_a,
-                   const Tensor& lora_b, double scale, const LoraOptions& options = {});
+                   const Tensor& lora_b, double scale, const LoraLinearOptions& options = {});
 
 }  // namespace emrrg

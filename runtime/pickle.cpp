@@ -507,7 +507,7 @@ void PickleValue::set_item(PickleValue* key, PickleValue* value) {
 }
 
 const PickleValue* PickleValue::get(std::string_view key) const {
-  if (kind != Kind::Dict) return nullptr;
+  if (kind != Kind::Dict && kind != Kind::Object) return nullptr;
   auto it = index_.find(tagged('s', std::string(key)));
   return it == index_.end() ? nullptr : entries[it->second].second;
 }

@@ -37,10 +37,10 @@ struct PickleValue {
   std::shared_ptr<void> opaque;        // Opaque: whatever the hooks made (a storage, say)
 
   bool is(Kind k) const { return kind == k; }
-  // Dict: d[key] = value with Python's key equality for str, bytes, int, bool, float, None and
-  // tuples of those (other keys compare by identity); a new key keeps insertion order.
+  // Dict or Object: d[key] = value with Python's key equality for str, bytes, int, bool, float,
+  // None and tuples of those (other keys compare by identity); a new key keeps insertion order.
   void set_item(PickleValue* key, PickleValue* value);
-  // Dict lookup by string key; nullptr when absent or not a dict.
+  // Dict or Object lookup by string key; nullptr when absent or neither.
   const PickleValue* get(std::string_view key) const;
   // Short description for error messages ("dict of 3 entries", "global torch.FloatStorage").
   std::string describe() const;

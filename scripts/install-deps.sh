@@ -13,6 +13,8 @@ packages=(
   libsentencepiece-dev   # Llama tokenizer
   libstemmer-dev         # Snowball stemmer for METEOR
   libstb-dev             # PNG/JPEG decoding
+  libpcre2-dev           # Unicode regex of the byte-level BPE pre-tokenizer (Qwen's tokenizer.json)
+  libicu-dev             # NFC normalisation for the byte-level BPE tokenizer
 )
 missing=()
 for p in "${packages[@]}"; do

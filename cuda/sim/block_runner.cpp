@@ -32,8 +32,13 @@ const char* op_name(WarpOpKind k) {
     case WarpOpKind::Ballot: return "__ballot_sync";
     case WarpOpKind::Any: return "__any_sync";
     case WarpOpKind::All: return "__all_sync";
+    case WarpOpKind::Collective: return "a warp-collective instruction";
   }
   return "?";
+}
+
+std::string op_name(const WarpOp& op) {
+  return op.kind == WarpOpKind::Collective && op.collective_name ? op.collective_name : op_name(op.kind);
 }
 
 std::string hex(unsigned v) {
@@ -126,12 +131,12 @@ bool BlockRunner::resolve_warps() {
       if (leader.state != State::AtWarpOp) continue;
       const WarpOp& op = leader.op;
       if (!(op.mask & (1u << lane)))
-        fail(leader, std::string(op_name(op.kind)) + " at " + site(op.file, op.line) + " with mask " + hex(op.mask) +
+        fail(leader, op_name(op) + " at " + site(op.file, op.line) + " with mask " + hex(op.mask) +
                          " is called by lane " + std::to_string(lane) + ", which the mask leaves out");
       // Every lane of the mask must be waiting at the same operation with the same mask.
       for (int l = 0; l < 32; ++l) {
         if (!(op.mask & (1u << l))) continue;
-        const std::string what = std::string(op_name(op.kind)) + " at " + site(op.file, op.line) + " with mask " +
+        const std::string what = op_name(op) + " at " + site(op.file, op.line) + " with mask " +
                                  hex(op.mask) + " names lane " + std::to_string(l);
         if (l >= lanes_here)
           fail(leader, what + ", which does not exist (the block has " + std::to_string(active_) + " threads)");
@@ -139,9 +144,15 @@ bool BlockRunner::resolve_warps() {
         if (other.state == State::Done) fail(leader, what + ", which has exited");
         if (other.state == State::AtBarrier)
           fail(leader, what + ", which waits at __syncthreads at " + site(other.barrier_file, other.barrier_line));
-        if (other.op.kind != op.kind || other.op.mask != op.mask)
-          fail(leader, what + ", which waits at " + op_name(other.op.kind) + " at " + site(other.op.file, other.op.line) +
+        if (other.op.kind != op.kind || other.op.mask != op.mask || other.op.collective != op.collective)
+          fail(leader, what + ", which waits at " + op_name(other.op) + " at " + site(other.op.file, other.op.line) +
                            " with mask " + hex(other.op.mask));
+      }
+      if (op.kind == WarpOpKind::Collective) {
+        void* lanes[32] = {};
+        for (int l = 0; l < 32; ++l)
+          if (op.mask & (1u << l)) lanes[l] = reinterpret_cast<void*>(threads_[base + l].op.value);
+        op.collective(lanes, op.mask);
       }
       // All arrived: compute every lane's result before any of them runs on.
       uint64_t ballot = 0;
@@ -161,13 +172,14 @@ bool BlockRunner::resolve_warps() {
           default: break;
         }
         switch (op.kind) {
-          case WarpOpKind::Sync: t.op.result = 0; break;
+          case WarpOpKind::Sync:
+          case WarpOpKind::Collective: t.op.result = 0; break;
           case WarpOpKind::Ballot: t.op.result = ballot; break;
           case WarpOpKind::Any: t.op.result = (ballot & op.mask) != 0; break;
           case WarpOpKind::All: t.op.result = (ballot & op.mask) == op.mask; break;
           default:
             if (src < 0 || src >= 32 || !(op.mask & (1u << src)))
-              fail(t, std::string(op_name(op.kind)) + " at " + site(op.file, op.line) + " reads lane " +
+              fail(t, op_name(op) + " at " + site(op.file, op.line) + " reads lane " +
                           std::to_string(src) + ", which is not in the mask " + hex(op.mask) +
                           " (its value is undefined on a GPU)");
             t.op.result = threads_[base + src].op.value;
@@ -281,7 +293,7 @@ void BlockRunner::run_block(const LaunchConfig& config, const uint3& block_idx, 
     if (resolve_barrier()) continue;
     for (int i = 0; i < active_; ++i)
       if (threads_[i].state == State::AtWarpOp)
-        fail(threads_[i], std::string("deadlock: waits at ") + op_name(threads_[i].op.kind) + " at " +
+        fail(threads_[i], std::string("deadlock: waits at ") + op_name(threads_[i].op) + " at " +
                               site(threads_[i].op.file, threads_[i].op.line) + " for lanes that never arrive");
     break;
   }

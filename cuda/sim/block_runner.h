@@ -28,17 +28,25 @@ struct LaunchConfig {
   int line;
 };
 
-enum class WarpOpKind { Sync, Shfl, ShflUp, ShflDown, ShflXor, Ballot, Any, All };
+enum class WarpOpKind { Sync, Shfl, ShflUp, ShflDown, ShflXor, Ballot, Any, All, Collective };
+
+// A warp-collective instruction (mma.sync, ldmatrix: cuda/sim/warp_matrix.h): once every lane
+// of the mask has arrived, `compute` gets each lane's operand block (lanes[l] is lane l's
+// WarpOp::value cast back to a pointer, null for lanes outside the mask) and writes every
+// lane's results into those blocks before any lane runs on.
+using WarpCollective = void (*)(void* const lanes[32], unsigned mask);
 
 struct WarpOp {
   WarpOpKind kind;
   unsigned mask;
-  uint64_t value;  // the bits of the shuffled value, or the predicate
+  uint64_t value;  // the bits of the shuffled value, the predicate, or a collective's operand block
   int arg;         // source lane, delta or lane mask
   int width;
   const char* file;
   int line;
   uint64_t result = 0;
+  WarpCollective collective = nullptr;
+  const char* collective_name = nullptr;  // the instruction, for error messages
 };
 
 class BlockRunner {

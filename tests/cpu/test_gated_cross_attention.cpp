@@ -51,16 +51,16 @@ Tensor ours(const V& x, const Tensor& keep) {
 // The layer as NOTES section 7 writes it, from separate ops.
 Tensor composed(const V& x, const Tensor& keep) {
   const Tensor cross = attention(heads_view(x[0]), heads_view(x[1]), heads_view(x[2]), false, keep).out;
-  const Tensor g = x[4].dim() == 3 ? x[4] : unsqueeze(x[4], -1);        // [B, Lt, 1]
+  const Tensor g = x[4].dim() == 3 ? x[4] : unsqueeze(x[4], -1);          // [B, Lt, 1]
   const Tensor token_gate = unsqueeze(tanh(g), 1);                        // [B, 1, Lt, 1]
   return add(heads_view(x[3]), mul(mul(cross, token_gate), tanh(x[5])));  // [B, Hq, Lt, D]
 }
 
 TEST(GatedCrossAttention, Gradcheck) {
   const std::vector<Case> cases = {
-      {2, 4, 2, 5, 7, 3, true, true},     // GQA, padded visual keys, gate [B, Lt, 1]
-      {1, 2, 2, 3, 4, 2, false, false},   // gate [B, Lt]
-      {1, 1, 1, 33, 65, 2, true, true},   // two query tiles over two key tiles
+      {2, 4, 2, 5, 7, 3, true, true},    // GQA, padded visual keys, gate [B, Lt, 1]
+      {1, 2, 2, 3, 4, 2, false, false},  // gate [B, Lt]
+      {1, 1, 1, 33, 65, 2, true, true},  // two query tiles over two key tiles
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(::testing::Message() << "Lt " << c.Lt << " Lv " << c.Lv << " Hq " << c.Hq << " Hk " << c.Hk);
@@ -83,6 +83,30 @@ TEST(GatedCrossAttention, EqualsTheComposedLayerAcrossTiles) {
     autograd::backward(ref, w);
     expect_all_near(out, ref, 1e-5, "out");
     for (size_t i = 0; i < a.size(); ++i) expect_all_near(a[i].grad(), b[i].grad(), 1e-4, "grad " + std::to_string(i));
+  }
+}
+
+// 16-bit inputs: float32 inside, one rounding of out and of each gradient; against the float64
+// composition on the same (bf16) values. Measured: gradient errors <= 1.8e-3 for |grad| <= 0.62.
+TEST(GatedCrossAttention, BFloat16ComputesInFloat32) {
+  const Case c{1, 4, 2, 40, 70, 16, true, true};
+  const Tensor keep = testing::some_key_padding(c.B, c.Lv);
+  const V in = leaves(c, 35, DType::BFloat16, 0.7);
+  const Tensor out = ours(in, keep), w = convert(testing::rand32(out.shape(), 36), DType::BFloat16);
+  EXPECT_EQ(out.dtype(), DType::BFloat16);
+  autograd::backward(out, w);
+  V ref;
+  for (const Tensor& t : in) {
+    Tensor r = convert(detach(t), DType::Float64);
+    r.set_requires_grad(true);
+    ref.push_back(r);
+  }
+  const Tensor ref_out = composed(ref, keep);
+  autograd::backward(ref_out, convert(w, DType::Float64));
+  expect_all_near(out, ref_out, 2e-2, "out");  // |out| < 4: one bf16 rounding
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(in[i].grad().dtype(), DType::BFloat16);
+    expect_all_near(in[i].grad(), ref[i].grad(), 4e-3, "grad " + std::to_string(i));
   }
 }
 
@@ -180,7 +204,7 @@ TEST(GatedCrossAttention, BadArgumentsAreNamed) {
     ADD_FAILURE() << "no error";
   };
   throws(testing::rand32({1, 3, 3, 8}, 1), k, testing::rand32({1, 3, 3, 8}, 1), g, w);  // 3 heads over 2
-  throws(q, k, testing::rand32({1, 3, 4, 8}, 5), g, w);                                  // self_out layout
+  throws(q, k, testing::rand32({1, 3, 4, 8}, 5), g, w);                                 // self_out layout
   throws(q, k, convert(self, DType::BFloat16), g, w);
   throws(q, k, self, testing::rand32({1, 4, 1}, 6), w);  // gate of 4 tokens
   throws(q, k, self, testing::rand32({1, 3, 2}, 6), w);
@@ -196,7 +220,8 @@ TEST(GatedCrossAttention, BadArgumentsAreNamed) {
 class EmrrgOpsGolden : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    file_ = new SafetensorsFile(SafetensorsFile::open(std::string(EMRRG_FIXTURES_DIR) + "/emrrg_ops_golden.safetensors"));
+    file_ =
+        new SafetensorsFile(SafetensorsFile::open(std::string(EMRRG_FIXTURES_DIR) + "/emrrg_ops_golden.safetensors"));
   }
   static void TearDownTestSuite() { delete file_; }
   static Tensor get(const std::string& name) { return file_->get(name); }

@@ -39,7 +39,7 @@ Tensor padded_b(const Tensor& b, int64_t row0, int64_t out) {
 // y = linear(x, W, bias) + s * linear(linear(drop(x), A) [dropped at the rank site], B_padded),
 // drawing the mask with dropout() from `gen`.
 Tensor composed(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& a, const Tensor& b, double s,
-                const LoraOptions& o, Generator& gen) {
+                const LoraLinearOptions& o, Generator& gen) {
   const bool input_site = o.dropout_site == LoraDropoutSite::Input;
   Tensor h = linear(input_site ? dropout(x, o.dropout, o.training, gen) : x, a);
   if (!input_site) h = dropout(h, o.dropout, o.training, gen);
@@ -56,10 +56,10 @@ TEST(LoraLinear, Gradcheck) {
     SCOPED_TRACE(::testing::Message() << "bias " << c.bias << " rows [" << c.row0 << ", " << c.row0 + c.rows << ")");
     V in{leaf64({2, 3, 5}, 2), leaf64({3, 5}, 3), leaf64({c.rows, 3}, 4)};
     if (c.bias) in.push_back(leaf64({7}, 5));
-    LoraOptions o;
+    LoraLinearOptions o;
     o.row0 = c.row0;
-    EXPECT_GRADCHECK(
-        [&](const V& x) { return lora_linear(x[0], w, c.bias ? x[3] : Tensor(), x[1], x[2], 0.7, o); }, in);
+    EXPECT_GRADCHECK([&](const V& x) { return lora_linear(x[0], w, c.bias ? x[3] : Tensor(), x[1], x[2], 0.7, o); },
+                     in);
   }
 }
 
@@ -85,7 +85,7 @@ TEST(LoraLinear, GradcheckWithDropoutAtEitherSite) {
     EXPECT_GRADCHECK(
         [&](const V& x) {
           Generator gen(77, 5);
-          LoraOptions o{1, 0.4, site, true, &gen};
+          LoraLinearOptions o{1, 0.4, site, true, &gen};
           return lora_linear(x[0], w, x[3], x[1], x[2], 0.9, o);
         },
         in);
@@ -98,8 +98,8 @@ TEST(LoraLinear, EqualsTheComposedFormulaWithTheSameDropoutMask) {
       SCOPED_TRACE(::testing::Message() << (site == LoraDropoutSite::Input ? "input" : "rank") << " row0 " << row0);
       const int64_t out = 64, in_features = 48, r = 8, rows = row0 == 0 ? out : 16;
       const Tensor w = frozen({out, in_features}, 20, DType::Float32), bias = trainable({out}, 21, DType::Float32);
-      const V ours_in{trainable({3, 10, in_features}, 22, DType::Float32), trainable({r, in_features}, 23, DType::Float32),
-                      trainable({rows, r}, 24, DType::Float32)};
+      const V ours_in{trainable({3, 10, in_features}, 22, DType::Float32),
+                      trainable({r, in_features}, 23, DType::Float32), trainable({rows, r}, 24, DType::Float32)};
       V ref_in;
       for (const Tensor& t : ours_in) ref_in.push_back(trainable(t.shape(), 0, DType::Float32));
       for (size_t i = 0; i < ours_in.size(); ++i) copy_into(ref_in[i], ours_in[i]);
@@ -107,7 +107,7 @@ TEST(LoraLinear, EqualsTheComposedFormulaWithTheSameDropoutMask) {
       copy_into(ref_bias, bias);
 
       Generator g1(99, 3), g2(99, 3);
-      const LoraOptions o{row0, 0.3, site, true, &g1};
+      const LoraLinearOptions o{row0, 0.3, site, true, &g1};
       const Tensor y = lora_linear(ours_in[0], w, bias, ours_in[1], ours_in[2], 0.5, o);
       const Tensor weights = testing::rand32(y.shape(), 25);
       autograd::backward(y, weights);  // one graph at a time: backward consumes the whole tape
@@ -123,14 +123,29 @@ TEST(LoraLinear, EqualsTheComposedFormulaWithTheSameDropoutMask) {
   }
 }
 
+TEST(LoraLinear, AnInputWithoutGradGetsNone) {
+  // Only the adapter trains (x a data batch, say): dA and dB as in the composition, no dx.
+  const Tensor x = testing::rand32({6, 8}, 26), w = frozen({10, 8}, 27, DType::Float32);
+  const V ad{trainable({3, 8}, 28, DType::Float32), trainable({10, 3}, 29, DType::Float32)};
+  V ref{trainable({3, 8}, 0, DType::Float32), trainable({10, 3}, 0, DType::Float32)};
+  copy_into(ref[0], ad[0]);
+  copy_into(ref[1], ad[1]);
+  Generator g1(5, 0), g2(5, 0);
+  const LoraLinearOptions o{0, 0.25, LoraDropoutSite::Input, true, &g1};
+  autograd::backward(sum(lora_linear(x, w, Tensor(), ad[0], ad[1], 1.5, o)));
+  autograd::backward(sum(composed(x, w, Tensor(), ref[0], ref[1], 1.5, o, g2)));
+  EXPECT_FALSE(x.grad().defined());
+  for (int i = 0; i < 2; ++i) expect_all_near(ad[i].grad(), ref[i].grad(), 1e-5, "adapter grad");
+}
+
 TEST(LoraLinear, DropoutOnlyInTraining) {
   const Tensor x = testing::rand32({4, 6}, 30), w = frozen({5, 6}, 31, DType::Float32);
   const Tensor a = testing::rand32({2, 6}, 32), b = testing::rand32({5, 2}, 33);
   Generator gen(1, 0);
-  const LoraOptions eval{0, 0.5, LoraDropoutSite::Input, false, &gen};
+  const LoraLinearOptions eval{0, 0.5, LoraDropoutSite::Input, false, &gen};
   EXPECT_EQ(values(lora_linear(x, w, Tensor(), a, b, 2.0, eval)), values(lora_linear(x, w, Tensor(), a, b, 2.0)));
   EXPECT_EQ(gen.offset(), 0u);
-  LoraOptions train = eval;
+  LoraLinearOptions train = eval;
   train.training = true;
   EXPECT_NE(values(lora_linear(x, w, Tensor(), a, b, 2.0, train)), values(lora_linear(x, w, Tensor(), a, b, 2.0)));
   EXPECT_EQ(gen.offset(), 1u);
@@ -152,7 +167,8 @@ TEST(LoraLinear, BFloat16BaseWithFloat32Adapter) {
   V ad32{trainable(ad[0].shape(), 0, DType::Float32), trainable(ad[1].shape(), 0, DType::Float32)};
   copy_into(ad32[0], ad[0]);
   copy_into(ad32[1], ad[1]);
-  const Tensor ref = lora_linear(x32, convert(w, DType::Float32), convert(bias, DType::Float32), ad32[0], ad32[1], 0.25);
+  const Tensor ref =
+      lora_linear(x32, convert(w, DType::Float32), convert(bias, DType::Float32), ad32[0], ad32[1], 0.25);
   autograd::backward(ref, convert(convert(gy, DType::BFloat16), DType::Float32));
   expect_all_near(y, ref, 2e-2, "y");  // one bf16 rounding of |y| < 4
   EXPECT_EQ(x.grad().dtype(), DType::BFloat16);
@@ -164,7 +180,7 @@ TEST(LoraLinear, BFloat16BaseWithFloat32Adapter) {
 TEST(LoraLinear, NoTokensGiveEmptyOutputAndZeroAdapterGradients) {
   Tensor x = trainable({0, 6}, 1, DType::Float32);
   const V ad{trainable({2, 6}, 2, DType::Float32), trainable({3, 2}, 3, DType::Float32)};
-  LoraOptions o;
+  LoraLinearOptions o;
   o.row0 = 2;
   const Tensor y = lora_linear(x, testing::rand32({5, 6}, 4), Tensor(), ad[0], ad[1], 1.0, o);
   EXPECT_EQ(y.shape(), (Shape{0, 5}));
@@ -189,7 +205,7 @@ TEST(LoraLinear, BadArgumentsAreNamed) {
   };
   throws([&] { lora_linear(testing::rand32({3, 5}, 1), w, Tensor(), a, b, 1.0); });  // in 5 vs 6
   throws([&] { lora_linear(x, w, Tensor(), testing::rand32({2, 5}, 3), b, 1.0); });
-  throws([&] { lora_linear(x, w, Tensor(), a, testing::rand32({5, 3}, 4), 1.0); });   // rank 3 vs 2
+  throws([&] { lora_linear(x, w, Tensor(), a, testing::rand32({5, 3}, 4), 1.0); });  // rank 3 vs 2
   throws([&] { lora_linear(x, w, testing::rand32({4}, 5), a, b, 1.0); });
   throws([&] { lora_linear(x, w, Tensor(), a, testing::rand32({3, 2}, 4), 1.0, {3}); });  // rows [3, 6) of 5
   throws([&] { lora_linear(x, w, Tensor(), a, b, 1.0, {-1}); });
@@ -212,7 +228,7 @@ TEST(LoraLinearGolden, IsThePyTorchFormula) {
     SCOPED_TRACE(n);
     const Tensor w = file.get(n + "_weight");
     V in{leaf(n + "_x"), leaf(n + "_a"), leaf(n + "_b"), leaf(n + "_bias")};
-    LoraOptions o;
+    LoraLinearOptions o;
     o.row0 = static_cast<int64_t>(values(file.get(n + "_row0"))[0]);
     const double s = values(file.get(n + "_scale"))[0];
     const Tensor y = lora_linear(in[0], w, in[3], in[1], in[2], s, o);

@@ -160,8 +160,9 @@ TEST(TorchCheckpoint, DeclaredPlainClassesMayBeInstantiatedOrCalled) {
   const PickleValue* hyper = c.root().get("hyper_parameters");
   ASSERT_TRUE(hyper && hyper->is(PickleValue::Kind::Object));
   ASSERT_EQ(hyper->entries.size(), 2u);
-  EXPECT_DOUBLE_EQ(hyper->entries[0].second->number, 0.1);
-  const PickleValue* device = hyper->entries[1].second;
+  EXPECT_DOUBLE_EQ(hyper->get("lr")->number, 0.1);
+  const PickleValue* device = hyper->get("device");
+  ASSERT_NE(device, nullptr);
   EXPECT_EQ(device->text, "torch.device");
   ASSERT_EQ(device->args.size(), 1u);
   EXPECT_EQ(device->args[0]->text, "cpu");
