@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <unistd.h>
 
 #include "autograd/tape.h"
@@ -535,6 +537,39 @@ TEST(EmrrgHybridLayer, KvProjectionCanStartAsTheLayersKAndVProjections) {
     EXPECT_LE(max_abs(sub(narrow(kv, 1, 0, 8), proj[1].second->forward(x))), 1e-6);
     EXPECT_LE(max_abs(sub(narrow(kv, 1, 8, 8), proj[2].second->forward(x))), 1e-6);
   }
+}
+
+// A torch.save backbone (the tiny ARM of tests/golden/make_encode_golden.py, saved under a DDP
+// "module." prefix) into the encoder of an EMRRG built from a config with that [vision] table; the
+// whole model's state then round-trips through one safetensors file.
+TEST(EmrrgCheckpoint, PthBackboneAndWholeStateFiles) {
+  const std::string dir = std::string(EMRRG_FIXTURES_DIR) + "/encode/";
+  std::ifstream vision_file(dir + "arm_tiny.toml");
+  std::stringstream text;
+  text << vision_file.rdbuf() << kTinyLlm << "[model]\nllm_tuning = \"hybrid\"\nhybrid_layers = [1]\n";
+  EmrrgConfig c = parse_config(text.str());
+  ASSERT_EQ(c.vision.d_model, 24);
+  Generator gen(5);
+  auto model = models::build_emrrg(c, golden_prompt(), gen);
+  CheckpointOptions options;
+  options.rename_prefixes = {{"module.", ""}};
+  model->load_backbone(dir + "arm_tiny.pth", options);
+  const auto backbone = read_checkpoint(dir + "arm_tiny.pth", options);
+  const auto state = model->state_dict();
+  for (const auto& [name, t] : backbone)
+    EXPECT_EQ(cast(state.at("visual_encoder." + name), DType::Float32).to_vector<float>(),
+              cast(t, DType::Float32).to_vector<float>())
+        << name;
+
+  const auto tmp = std::filesystem::temp_directory_path() / ("emrrg_whole_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(tmp);
+  const std::string whole = (tmp / "emrrg.safetensors").string();
+  model->save(whole);
+  Generator other(6);
+  auto copy = models::build_emrrg(c, golden_prompt(), other);
+  copy->load(whole);
+  for (const auto& [name, t] : copy->state_dict()) EXPECT_EQ(t.to_vector<float>(), state.at(name).to_vector<float>()) << name;
+  std::filesystem::remove_all(tmp);
 }
 
 // The count from the config equals what a built model holds, over every adapter kind, both
