@@ -203,6 +203,40 @@ TEST(EmrrgWarmUp, AtGateZeroTheTextLogitsEqualThePlainLlmsExactly) {
   EXPECT_GT(max_abs(sub(hybrid->report_logits(b.images, b.report_ids, b.report_mask), want)), 1e-4);
 }
 
+// Without the prefix and with the gate at 0, the model's logits are the plain Llama's on the
+// prompt and report ids, bit for bit.
+TEST(EmrrgWarmUp, WithoutThePrefixAtGateZeroTheLogitsArePlainLlamas) {
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  const GoldenBatch b = golden_batch(f);
+  const EmrrgConfig c = tiny_config(false, true, false);
+  auto model = make_model(c);
+  load_golden_params(*model, f, 0.0);
+  Generator gen(2);
+  models::Llama plain(c.llm, gen);
+  std::map<std::string, Tensor> state;
+  for (const auto& [name, t] : plain.named_parameters()) state.emplace(name, f.get("param.llm." + name));
+  plain.load_state_dict(state);
+
+  const auto report = b.report_ids.to_vector<int64_t>();
+  const auto mask = b.report_mask.to_vector<double>();
+  const std::vector<int64_t> prompt = {1, 5, 6, 7, 8, 9, 10, 11};
+  const int64_t P = 8, T = b.report_ids.size(1);
+  std::vector<int64_t> ids, attend;
+  for (int64_t r = 0; r < 2; ++r) {
+    ids.insert(ids.end(), prompt.begin(), prompt.end());
+    attend.insert(attend.end(), P, 1);
+    for (int64_t t = 0; t < T; ++t) {
+      ids.push_back(report[r * T + t]);
+      attend.push_back(mask[r * T + t] != 0);
+    }
+  }
+  autograd::NoGradGuard no_grad;
+  // the vocabulary projection of the same rows (a GEMM of other rows may round differently)
+  Tensor hidden = plain.hidden_states(plain.embed(from_vector(ids, {2, P + T})), from_vector(attend, {2, P + T}));
+  EXPECT_EQ(model->report_logits(b.images, b.report_ids, b.report_mask).to_vector<float>(),
+            plain.logits(narrow(hidden, 1, P - 1, T)).to_vector<float>());
+}
+
 // The layer's fused op (ops/gated_cross_attention.h) against the formula composed of attention,
 // tanh, mul and add, on the layer's own parameters.
 TEST(EmrrgHybridLayer, EqualsTheComposedFormula) {
