@@ -21,6 +21,7 @@
 #include "train/data/prompt.h"
 #include "train/data/sentencepiece_tokenizer.h"
 #include "train/emrrg_prompt.h"
+#include "train/optimizer.h"
 
 namespace emrrg {
 namespace {
@@ -164,6 +165,29 @@ TEST(EmrrgGoldenBf16, LossFollowsTheReference) {
       ASSERT_TRUE(p.grad().defined()) << name;
       EXPECT_TRUE(std::isfinite(max_abs(p.grad()))) << name;
     }
+}
+
+// Training moves what it should: AdamW (the reference's betas, eps and weight decay) on the
+// trainable tensors of the EMRRG configuration lowers the loss of a batch, the warm-up gates leave 0
+// and the frozen LLM weights stay bit-identical.
+TEST(EmrrgTraining, AdamWStepsLowerTheLossAndMoveOnlyTrainableTensors) {
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  auto model = make_model(tiny_config(true, true, false));
+  load_golden_params(*model, f, 0.0);
+  const GoldenBatch b = golden_batch(f);
+  const auto frozen_before = model->llm->state_dict().at("model.layers.0.self_attn.q_proj.weight").to_vector<float>();
+  train::AdamW opt(model->trainable_parameters(), {2e-2, 0.9, 0.999, 1e-8, 0.01});
+  double first = 0, last = 0;
+  for (int step = 0; step < 4; ++step) {
+    opt.zero_grad();
+    Tensor loss = model->loss(b.images, b.report_ids, b.report_mask);
+    (step == 0 ? first : last) = loss.to_vector<double>()[0];
+    autograd::backward(loss);
+    opt.step();
+  }
+  EXPECT_LT(last, first - 0.3) << first << " -> " << last;  // measured 4.20 -> 3.58
+  for (const auto& h : model->hybrid_layers) EXPECT_NE(h->warm_up_gate.to_vector<float>()[0], 0.0f);
+  EXPECT_EQ(model->llm->state_dict().at("model.layers.0.self_attn.q_proj.weight").to_vector<float>(), frozen_before);
 }
 
 // The intended warm-up: with g_s = tanh(0) = 0 nothing reaches the kv and gate projections, while
