@@ -107,13 +107,13 @@ Tensor Emrrg::prompt_embeds(const Tensor& visual) const {
 }
 
 Tensor Emrrg::report_logits(const Tensor& images, const Tensor& report_ids, const Tensor& report_mask) const {
-  const int64_t B = images.dim() > 0 ? images.size(0) : 0;
+  Tensor visual = encode_images(images);  // checks the images' shape
+  const int64_t B = images.size(0);
   if (report_ids.dim() != 2 || report_ids.size(0) != B || report_mask.shape() != report_ids.shape())
     throw std::invalid_argument("Emrrg: report ids " + shape_str(report_ids.shape()) + " and mask " +
                                 shape_str(report_mask.shape()) + " are not both [" + std::to_string(B) + ", length]");
   const int64_t T = report_ids.size(1), P = prefix_length();
   if (T < 1) throw std::invalid_argument("Emrrg: empty reports");
-  Tensor visual = encode_images(images);
   VisualScope scope(*this, visual);
   Tensor embeds = cat({prompt_embeds(visual), llm->embed(to_device(report_ids, llm->device()))}, 1);
   std::vector<int64_t> mask(B * (P + T), 1);

@@ -190,6 +190,36 @@ TEST(EmrrgTraining, AdamWStepsLowerTheLossAndMoveOnlyTrainableTensors) {
   EXPECT_EQ(model->llm->state_dict().at("model.layers.0.self_attn.q_proj.weight").to_vector<float>(), frozen_before);
 }
 
+template <typename F> std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(EmrrgInputs, BadShapesAndConfigsAreErrorsNamingThem) {
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  const GoldenBatch b = golden_batch(f);
+  auto model = make_model(tiny_config(true, true, false));
+  std::string e = error_of([&] { model->loss(reshape(b.images, {4, 3, 16, 16}), b.report_ids, b.report_mask); });
+  EXPECT_NE(e.find("[4, 3, 16, 16] are not [studies, views, 3, 16, 16]"), std::string::npos) << e;
+  e = error_of([&] { model->loss(b.images, b.report_ids, narrow(b.report_mask, 1, 0, 5)); });
+  EXPECT_NE(e.find("report ids [2, 6] and mask [2, 5]"), std::string::npos) << e;
+
+  EmrrgConfig c = tiny_config(true, true, false);
+  c.hybrid_layers = {0, 3};
+  e = error_of([&] { make_model(c); });
+  EXPECT_NE(e.find("hybrid_layers: layer 3 is not in [0, 3)"), std::string::npos) << e;
+  c.hybrid_layers = {2, 2};
+  e = error_of([&] { make_model(c); });
+  EXPECT_NE(e.find("layer 2 is listed twice"), std::string::npos) << e;
+  c = tiny_config(false, false, false);
+  e = error_of([&] { make_model(c); });
+  EXPECT_NE(e.find("the image would not reach the LLM"), std::string::npos) << e;
+}
+
 // The intended warm-up: with g_s = tanh(0) = 0 nothing reaches the kv and gate projections, while
 // the gate scalar itself learns.
 TEST(EmrrgWarmUp, AtGateZeroOnlyTheGateScalarOfEachHybridLayerGetsAGradient) {
