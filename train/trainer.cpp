@@ -130,13 +130,13 @@ std::string Trainer::checkpoints_dir() const { return (fs::path(options_.out_dir
 
 bool Trainer::resume(const std::string& run_dir) {
   options_.out_dir = run_dir;
+  resumed_ = true;
   const std::string dir = checkpoints_dir();
   remove_incomplete_checkpoints(dir);
+  bool found = false;
   for (const std::string& candidate : list_checkpoints(dir)) {
-    Checkpoint ck;
     try {
-      ck = load_checkpoint(candidate);
-      restore(ck);
+      restore(load_checkpoint(candidate));
     } catch (const std::exception& e) {
       if (log_) *log_ << "resume: " << e.what() << "; trying the previous checkpoint\n";
       continue;
@@ -144,21 +144,23 @@ bool Trainer::resume(const std::string& run_dir) {
     if (log_)
       *log_ << "resume: continuing from " << candidate << " (step " << state_.step << ", epoch " << state_.epoch + 1
             << ")\n";
-    // The log keeps what the checkpoint covers; steps redone after it are written again.
-    const std::string jsonl = (fs::path(run_dir) / kJsonl).string();
-    if (fs::exists(jsonl)) {
-      std::istringstream in(read_file(jsonl));
-      std::string line, kept;
-      while (std::getline(in, line)) {
-        const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-        if (j.is_discarded() || !j.contains("step")) continue;  // a line cut by the kill
-        if (j["step"].get<int64_t>() <= state_.step) kept += line + "\n";
-      }
-      write_file_atomic(jsonl, kept);
-    }
-    return true;
+    found = true;
+    break;
   }
-  return false;
+  // The log keeps what the checkpoint covers (nothing without one); the steps after it are
+  // redone and logged again.
+  const std::string jsonl = (fs::path(run_dir) / kJsonl).string();
+  if (fs::exists(jsonl)) {
+    std::istringstream in(read_file(jsonl));
+    std::string line, kept;
+    while (std::getline(in, line)) {
+      const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.contains("step")) continue;  // a line cut by the kill
+      if (j["step"].get<int64_t>() <= state_.step) kept += line + "\n";
+    }
+    write_file_atomic(jsonl, kept);
+  }
+  return found;
 }
 
 void Trainer::restore(const Checkpoint& ck) {
@@ -236,6 +238,10 @@ void Trainer::fit() {
 bool Trainer::step() {
   if (state_.step >= total_steps_) return false;
   if (!logs_) {
+    if (!resumed_ && !list_checkpoints(checkpoints_dir()).empty())
+      throw std::runtime_error(
+          "trainer: '" + options_.out_dir +
+          "' already holds checkpoints of a run: resume it (--resume) or train into another folder");
     fs::create_directories(options_.out_dir);
     logs_ = std::make_unique<Logs>();
     logs_->jsonl.open((fs::path(options_.out_dir) / kJsonl).string(), std::ios::app);

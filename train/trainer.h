@@ -65,8 +65,9 @@ class Trainer {
   ~Trainer();
 
   // Continues from the newest valid checkpoint under `run_dir`/checkpoints (a refused one is
-  // reported on the log and the next older one tried); returns false when there is none. The
-  // JSONL log keeps only the steps up to the checkpoint.
+  // reported on the log and the next older one tried); returns false when there is none, and the
+  // run starts at step 0 in `run_dir`. The JSONL log keeps only the steps up to the checkpoint.
+  // Without resume, training into a folder that holds checkpoints is an error.
   bool resume(const std::string& run_dir);
   // Trains to the end (max_steps or epochs).
   void fit();
@@ -99,6 +100,7 @@ class Trainer {
   int64_t total_steps_ = 0;
   TrainerState state_;
   bool epoch_started_ = false;
+  bool resumed_ = false;
   std::vector<StepRecord> history_;
   std::unique_ptr<Logs> logs_;
 };

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <sys/resource.h>
 
 #include <cmath>
@@ -233,6 +232,35 @@ TEST(Trainer, TruncatedCheckpointIsRefusedAndThePreviousOneUsed) {
   EXPECT_EQ(resumed.weights, straight.weights);
   // The log lists each step once, in order, after the redo.
   std::ifstream in(out + "/log.jsonl");
+  std::vector<int64_t> steps;
+  for (std::string line; std::getline(in, line);) steps.push_back(nlohmann::json::parse(line)["step"]);
+  EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+}
+
+TEST(Trainer, AFreshRunRefusesAFolderWithCheckpointsAndAResumeWithoutOneStartsClean) {
+  ScratchDir dir("fresh");
+  SpiralSource data(40, 6, 9);
+  {
+    SpiralMlp m(11);
+    train::Trainer t(m, data, resume_options(dir.path));
+    t.step();
+    t.step();
+  }
+  SpiralMlp m(11);
+  train::Trainer fresh(m, data, resume_options(dir.path));
+  try {
+    fresh.step();
+    FAIL() << "a fresh run trained into a folder with checkpoints";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("already holds checkpoints of a run"), std::string::npos) << e.what();
+  }
+  // Killed after logging step 1 but before its checkpoint: the resumed run starts over and logs
+  // every step once.
+  std::filesystem::remove_all(dir / "checkpoints");
+  train::Trainer again(m, data, resume_options(dir.path));
+  EXPECT_FALSE(again.resume(dir.path));
+  again.fit();
+  std::ifstream in(dir / "log.jsonl");
   std::vector<int64_t> steps;
   for (std::string line; std::getline(in, line);) steps.push_back(nlohmann::json::parse(line)["step"]);
   EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
