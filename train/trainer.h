@@ -34,7 +34,8 @@ struct TrainerOptions {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   int64_t grad_accum = 1;
   double clip = 1.0;             // max gradient norm; 0 disables clipping
-  int64_t val_every = 0;         // validate every N steps; 0: at the end of each epoch
+  int64_t val_every = 0;         // validate every N steps; 0: val_per_epoch times per epoch
+  int64_t val_per_epoch = 1;     // with val_every 0: validations per epoch, evenly spread
   int64_t checkpoint_every = 0;  // checkpoint every N steps; 0: after each validation
   int keep_checkpoints = 2;      // newest kept besides the best
   std::string best_formula = "0.8 * bleu_4 + 0.2 * cider";

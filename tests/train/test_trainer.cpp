@@ -423,6 +423,23 @@ TEST(Trainer, NonFiniteLossStopsBeforeTheUpdate) {
   EXPECT_EQ(train::list_checkpoints(dir / "checkpoints").front(), dir / "checkpoints/step_00000002");
 }
 
+TEST(Trainer, ValidatesEvenlyWithinEachEpoch) {
+  ScratchDir dir("val_per_epoch");
+  SpiralMlp m(3);
+  SpiralSource data(40, 4, 2);  // 10 steps per epoch
+  train::TrainerOptions o = quiet_options(dir.path);
+  o.epochs = 2;
+  o.val_per_epoch = 3;
+  o.checkpoint_every = 100;
+  std::vector<int64_t> validated;
+  train::Trainer t(m, data, o, [&](train::Trainable&, int64_t step) {
+    validated.push_back(step);
+    return train::Metrics{{"bleu_4", 0}, {"cider", 0}};
+  });
+  t.fit();
+  EXPECT_EQ(validated, (std::vector<int64_t>{4, 7, 10, 14, 17, 20}));
+}
+
 TEST(Trainer, BadOptionsAreErrors) {
   ScratchDir dir("bad");
   SpiralMlp m(1);
