@@ -22,6 +22,7 @@ with them: the oracle of tests/cpu/test_bert.cpp and tests/data/test_wordpiece_t
 - tests/fixtures/chexbert/wordpiece_vectors.json: [{"text", "tokens", "ids"}] from
   BertTokenizerLegacy (the Python BertTokenizer CheXbert used), checked here against the
   tokenizers-backed BertTokenizer; ids are encode() with [CLS]/[SEP], truncated at 512.
+- tests/fixtures/chexbert/config.json: the BertConfig (what tells a loader the head count).
 - tests/fixtures/chexbert/reports.txt: REPORTS[:8], one per line, for the `emrrg eval` test.
 
 Development only; run from the repository root:
@@ -160,6 +161,7 @@ def main():
     config = BertConfig(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",
                         layer_norm_eps=1e-12, pad_token_id=0, attn_implementation="eager")
+    config.to_json_file(OUT / "config.json")
     model = CheXbert(config)
     widen(model)
     model.eval()
