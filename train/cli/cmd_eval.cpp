@@ -68,19 +68,23 @@ struct EvalOptions {
 // some are missing (said on stderr: eval then uses the rule-based labeller).
 std::optional<emrrg::metrics::ChexbertFiles> chexbert_files(const EvalOptions& o) {
   std::string dir = o.chexbert_dir;
-  if (dir.empty() && o.chexbert_checkpoint.empty() && o.chexbert_vocab.empty())
+  const bool files_named = !o.chexbert_checkpoint.empty() || !o.chexbert_vocab.empty();
+  if (dir.empty() && !files_named)
     if (const char* env = std::getenv("EMRRG_CHEXBERT")) dir = env;
-  if (dir.empty() && o.chexbert_checkpoint.empty() && o.chexbert_vocab.empty()) {
+  if (dir.empty() && !files_named) {
     std::cerr << "emrrg eval: clinical efficacy from the rule-based labeller (not CheXbert; give --chexbert DIR with "
                  "chexbert.pth and vocab.txt for CheXbert's labels)\n";
     return std::nullopt;
   }
-  emrrg::metrics::ChexbertFiles files = emrrg::metrics::chexbert_files_in(dir.empty() ? "." : dir);
+  emrrg::metrics::ChexbertFiles files;
+  if (!dir.empty()) files = emrrg::metrics::chexbert_files_in(dir);
   if (!o.chexbert_checkpoint.empty()) files.checkpoint = o.chexbert_checkpoint;
   if (!o.chexbert_vocab.empty()) files.vocab = o.chexbert_vocab;
   std::string missing;
-  for (const std::string& f : {files.checkpoint, files.vocab})
-    if (!std::filesystem::is_regular_file(f)) missing += (missing.empty() ? "" : ", ") + f;
+  for (const auto& [path, flag] : {std::pair{files.checkpoint, "--chexbert-checkpoint"}, {files.vocab, "--chexbert-vocab"}}) {
+    const std::string what = path.empty() ? std::string(flag) + " not given" : path;
+    if (path.empty() || !std::filesystem::is_regular_file(path)) missing += (missing.empty() ? "" : ", ") + what;
+  }
   if (!missing.empty()) {
     std::cerr << "emrrg eval: CheXbert files not found (" << missing
               << "); clinical efficacy falls back to the rule-based labeller, whose figures are not comparable "
