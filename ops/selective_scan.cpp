@@ -98,7 +98,7 @@ template <typename T> struct ScanOperands {
   Tensor time_major(const Tensor& t) const {
     return views::transpose(t.dim() == 4 ? views::squeeze(t, 1) : t, 1, 2);  // [batch, L, N]
   }
-  T raw_step(int64_t row, int64_t t) const { return delta[row * L + t] + (bias ? bias[row % dim] : T(0)); }
+  T bias_of(int64_t d) const { return bias ? bias[d] : T(0); }
 };
 
 // {out [batch, dim, L], last_state [batch, dim, N], saved [batch, dim, chunks, N]} in T, `saved`
@@ -112,23 +112,24 @@ template <typename T> std::vector<Tensor> scan_forward(const ScanOperands<T>& s)
   T* plast = last_state.data<T>();
   T* psaved = saved.data<T>();
   parallel_for(s.batch * s.dim, 1, [&](int64_t r0, int64_t r1) {
-    std::vector<T> h(static_cast<size_t>(N));
+    std::vector<T> h(static_cast<size_t>(N)), e(static_cast<size_t>(N));
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t b = row / s.dim, d = row % s.dim;
       const T* A = s.A + d * N;
+      const T bias = s.bias_of(d);
       std::fill(h.begin(), h.end(), T(0));
       for (int64_t t = 0; t < L; ++t) {
         if (t % kChunk == 0) std::copy(h.begin(), h.end(), psaved + (row * chunks + t / kChunk) * N);
-        const T dt = mamba::step_size(s.raw_step(row, t), s.softplus);
+        const T dt = mamba::step_size(s.delta[row * L + t] + bias, s.softplus);
         const T ut = s.u[row * L + t];
         const T dt_u = dt * ut;
         const T* Bt = s.B + (b * L + t) * N;
         const T* Ct = s.C + (b * L + t) * N;
+        // Separate loops: the first two vectorise, the sum stays in state order.
+        for (int64_t n = 0; n < N; ++n) e[n] = mamba::decay_exp(dt * A[n]);
+        for (int64_t n = 0; n < N; ++n) h[n] = e[n] * h[n] + dt_u * Bt[n];
         T y = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          h[n] = std::exp(dt * A[n]) * h[n] + dt_u * Bt[n];
-          y += h[n] * Ct[n];
-        }
+        for (int64_t n = 0; n < N; ++n) y += h[n] * Ct[n];
         if (s.D) y += s.D[d] * ut;
         if (s.z) y *= mamba::silu(s.z[row * L + t]);
         po[row * L + t] = y;
@@ -167,6 +168,7 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
     std::vector<T> raws(kChunk), dts(kChunk), ys(kChunk);
     // carry = exp(delta'_{t+1} A) * dh_{t+1}, the reverse recurrence's running term.
     std::vector<T> carry(static_cast<size_t>(N)), dA(static_cast<size_t>(N));
+    std::vector<T> dh(static_cast<size_t>(N)), dh_e_hp(static_cast<size_t>(N));  // dh_t, dh_t exp(delta'_t A) h_{t-1}
     for (int64_t task = task0; task < task1; ++task) {
       const int64_t b = task / groups, group = task % groups;
       T* dBg = pdB + task * L * N;
@@ -176,6 +178,7 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
         const T* A = s.A + d * N;
         const T* u = s.u + row * L;
         const T* g_out = dout + row * L;
+        const T bias = s.bias_of(d);
         std::fill(carry.begin(), carry.end(), T(0));
         std::fill(dA.begin(), dA.end(), T(0));
         T dD = 0, dbias = 0;
@@ -184,18 +187,18 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
           const T* h0 = saved + (row * chunks + c) * N;
           for (int64_t t = t0; t < t1; ++t) {
             const int64_t i = t - t0;
-            raws[i] = s.raw_step(row, t);
+            raws[i] = s.delta[row * L + t] + bias;
             const T dt = dts[i] = mamba::step_size(raws[i], s.softplus);
             const T dt_u = dt * u[t];
             const T* hp = i ? &hs[(i - 1) * N] : h0;
             const T* Bt = s.B + (b * L + t) * N;
             const T* Ct = s.C + (b * L + t) * N;
+            T* e = &es[i * N];
+            T* h = &hs[i * N];
+            for (int64_t n = 0; n < N; ++n) e[n] = mamba::decay_exp(dt * A[n]);
+            for (int64_t n = 0; n < N; ++n) h[n] = e[n] * hp[n] + dt_u * Bt[n];
             T y = 0;
-            for (int64_t n = 0; n < N; ++n) {
-              const T e = es[i * N + n] = std::exp(dt * A[n]);
-              const T h = hs[i * N + n] = e * hp[n] + dt_u * Bt[n];
-              y += h * Ct[n];
-            }
+            for (int64_t n = 0; n < N; ++n) y += h[n] * Ct[n];
             ys[i] = s.D ? y + s.D[d] * u[t] : y;
           }
           for (int64_t t = t1 - 1; t >= t0; --t) {
@@ -220,15 +223,18 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
               dD += g * ut;
             }
             const T dt_u = dt * ut;
+            // The elementwise updates vectorise; the two sums over the state follow in order.
             for (int64_t n = 0; n < N; ++n) {
-              const T dh = g * Ct[n] + carry[n];
-              const T dh_e_hp = dh * e[n] * hp[n];
-              dBt[n] += dh * dt_u;
+              dh[n] = g * Ct[n] + carry[n];
+              dh_e_hp[n] = dh[n] * e[n] * hp[n];
+              dBt[n] += dh[n] * dt_u;
               dCt[n] += g * h[n];
-              du_t += dh * Bt[n] * dt;
-              ddt += dh * Bt[n] * ut + A[n] * dh_e_hp;
-              dA[n] += dt * dh_e_hp;
-              carry[n] = e[n] * dh;
+              dA[n] += dt * dh_e_hp[n];
+              carry[n] = e[n] * dh[n];
+            }
+            for (int64_t n = 0; n < N; ++n) {
+              du_t += dh[n] * Bt[n] * dt;
+              ddt += dh[n] * Bt[n] * ut + A[n] * dh_e_hp[n];
             }
             pdu[row * L + t] = du_t;
             const T draw = ddt * mamba::step_size_derivative(raws[i], s.softplus);

@@ -185,6 +185,16 @@ TEST(Chexbert, LoaderErrorsNameTheFileAndTensor) {
   const std::string vocab_message = error_of([&] { metrics::ChexbertLabeller{files}; });
   fs::remove(vocab);
   EXPECT_NE(vocab_message.find("235 word embeddings"), std::string::npos) << vocab_message;
+  // A config.json that is not JSON, or has no head count.
+  const std::string config = temp_path("config.json");
+  files = metrics::chexbert_files_in(kDir);
+  files.config = config;
+  for (const char* text : {"{\"num_attention_heads\": ", "{\"hidden_size\": 32}"}) {
+    std::ofstream(config) << text;
+    const std::string config_message = error_of([&] { metrics::ChexbertLabeller{files}; });
+    EXPECT_NE(config_message.find(config), std::string::npos) << config_message;
+  }
+  fs::remove(config);
 }
 
 TEST(Bert, ConfigValidation) {

@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
+#include "ops/mamba_math.h"
 #include "ops/ops.h"
 #include "runtime/threading.h"
 #include "test_helpers.h"
@@ -14,6 +16,20 @@ namespace emrrg {
 namespace {
 using testing::leaf64;
 using V = std::vector<Tensor>;
+
+TEST(SelectiveScan, DecayExpIsWithinTwoUlpOfExp) {
+  double worst = 0;
+  for (float x = -87.0f; x < 88.0f; x += 0.001953125f) {
+    const double exact = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::abs(mamba::decay_exp(x) - exact) / exact);
+  }
+  EXPECT_LT(worst, 2 * 5.96e-8) << "relative error";  // 2 ulp of float at 1
+  EXPECT_EQ(mamba::decay_exp(-87.31f), 0.0f);
+  EXPECT_EQ(mamba::decay_exp(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_EQ(mamba::decay_exp(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(mamba::decay_exp(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(mamba::decay_exp(0.0f), 1.0f);
+}
 
 struct ScanShape {
   int64_t batch, dim, L, N;
