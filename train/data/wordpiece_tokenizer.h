@@ -12,9 +12,11 @@
 //      "##" prefix; a word with a part no entry matches, or longer than 100 code points, is [UNK].
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace emrrg::data {
