@@ -16,6 +16,7 @@
 // then dx += drop'(dh A) elementwise.
 #include "cuda/kernels/lora_linear.h"
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
