@@ -47,6 +47,7 @@ constexpr int kMaxTensorCoreRank = 64;
 constexpr int kSimtRows = 32, kSimtK = 16, kSimtLd = kSimtK + 1;  // SIMT tiles: 32 x 64, k steps of 16
 constexpr int kSimtThreads = 256;
 constexpr int64_t kChunk = 256;  // rows of N per partial sum in the backward
+constexpr int kColumnGroup = 16;  // columns of p per thread of the backward's column products
 
 // Sizes, the adapter's column range and the dropout.
 struct LoraGeometry {
@@ -230,22 +231,25 @@ template <typename S> __global__ void lora_dh_kernel(const S* g_out, const float
 }
 
 // part[z, c, k] = alpha sum over rows i of chunk z of p[i, c] q[i, q0 + k] (p null: 1), q times
-// its input-site dropout scale when `masked`. Thread per k (blockIdx.x), c = blockIdx.y, chunk z
-// = blockIdx.z.   p [N, pc] f32; q [N, ldq] S; part [chunks, pc, qn] f32
+// its input-site dropout scale when `masked`. Thread per k (blockIdx.x) and kColumnGroup values of
+// c (blockIdx.y), so q is read once per group; chunk z = blockIdx.z.
+// p [N, pc] f32; q [N, ldq] S; part [chunks, pc, qn] f32
 template <typename S>
 __global__ void lora_column_products_kernel(const float* p, int64_t pc, const S* q, int64_t ldq, int64_t q0, int64_t qn,
                                             float alpha, bool masked, float* part, LoraGeometry g) {
   const int64_t k = int64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   if (k >= qn) return;
-  const int64_t c = blockIdx.y, z = blockIdx.z;
-  const int64_t end = std::min(g.N, (z + 1) * kChunk);
-  float acc = 0.0f;
+  const int64_t c0 = int64_t{blockIdx.y} * kColumnGroup, z = blockIdx.z;
+  const int64_t end = std::min(g.N, (z + 1) * kChunk), cn = std::min<int64_t>(kColumnGroup, pc - c0);
+  float acc[kColumnGroup] = {};
   for (int64_t i = z * kChunk; i < end; ++i) {
     float v = to_float(q[i * ldq + q0 + k]);
     if (masked) v = g.kept(i * ldq + q0 + k) ? v * g.factor : 0.0f;
-    acc += (p ? p[i * pc + c] : 1.0f) * v;
+    for (int c = 0; c < kColumnGroup; ++c)
+      if (c < cn) acc[c] += (p ? p[i * pc + c0 + c] : 1.0f) * v;
   }
-  part[(z * pc + c) * qn + k] = alpha * acc;
+  for (int c = 0; c < kColumnGroup; ++c)
+    if (c < cn) part[(z * pc + c0 + c) * qn + k] = alpha * acc[c];
 }
 
 // dx [N, in] += (dh A) through the input-site dropout.   dh [N, r], a [r, in] f32
@@ -375,7 +379,7 @@ std::vector<Tensor> lora_linear_backward(const Tensor& x_in, const Tensor& weigh
       Tensor part = empty({1, chunks, pc * qn}, DType::Float32, dev);
       if (part.numel() > 0)
         EMRRG_LAUNCH(lora_column_products_kernel<S>,
-                     dim3(blocks(qn, storage::kBlock), static_cast<unsigned>(pc), static_cast<unsigned>(chunks)),
+                     dim3(blocks(qn, storage::kBlock), blocks(pc, kColumnGroup), static_cast<unsigned>(chunks)),
                      storage::kBlock, 0, nullptr, ptr<const float>(p), pc, ptr<const S>(q), q.shape()[1], q0, qn, alpha,
                      masked, ptr<float>(part), g);
       sum_partials(part, out);
