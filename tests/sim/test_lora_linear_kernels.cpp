@@ -1,7 +1,7 @@
 // The LoRA-fused linear kernels (cuda/kernels/lora_linear.cu) against the CPU op
 // (ops/lora_linear.cpp) through autograd: y and the gradients of x, lora_a, lora_b and the bias.
-// bf16/fp16 with r <= 64 run lora_linear_forward_tc_kernel (ranks 5, 16, 20 and 64: the padded
-// ranks 16, 32, 64); float32 and r = 70 take lora_linear_forward_simt_kernel. The backward runs
+// bf16/fp16 with r <= 64 run lora_linear_forward_tc_kernel (ranks 5, 20, 40 and 64: the padded
+// ranks 16, 32, 48, 64); float32 and r = 70 take lora_linear_forward_simt_kernel. The backward runs
 // lora_dh_kernel, lora_column_products_kernel (dA, dB, dbias as chunk partials), cuBLAS for g W and
 // lora_dx_rank_kernel. N = 70 and 300 cross the 64- and 32-row tiles and the 256-row chunks; in = 70
 // (scalar loads) and 136 (vector loads) cross the 64- and 16-wide k steps; out = 130 crosses the
@@ -91,7 +91,7 @@ class LoraLinearKernels : public ::testing::Test {
 TEST_F(LoraLinearKernels, TensorCores) {
   const DType bf16 = DType::BFloat16, f16 = DType::Float16, f32 = DType::Float32;
   for (const Case& c : {Case{70, 136, 130, 20, 40, 70, bf16, f32, true, 0.25},  // float32 adapters, Partial LoRA
-                        Case{70, 70, 130, 16, 0, 130, bf16, bf16, false, 0.3, LoraDropoutSite::Rank},
+                        Case{70, 70, 130, 40, 0, 130, bf16, bf16, false, 0.3, LoraDropoutSite::Rank},
                         Case{300, 72, 70, 5, 66, 4, f16, f16, true, 0.0, LoraDropoutSite::Input, true},
                         Case{17, 64, 64, 64, 0, 64, bf16, f32, true, 0.1}})
     expect_same_as_cpu(c);
