@@ -46,6 +46,7 @@ constexpr int kThreads = 32 * kWarps;
 constexpr int kMaxTensorCoreRank = 64;
 constexpr int kSimtRows = 32, kSimtK = 16, kSimtLd = kSimtK + 1;  // SIMT tiles: 32 x 64, k steps of 16
 constexpr int kSimtThreads = 256;
+constexpr size_t kMaxSimtSharedBytes = 160 * 1024;  // below every sm_80+ GPU's opt-in limit: ranks up to 791
 constexpr int64_t kChunk = 256;  // rows of N per partial sum in the backward
 constexpr int kColumnGroup = 16;  // columns of p per thread of the backward's column products
 
@@ -344,6 +345,10 @@ std::vector<Tensor> lora_linear_forward(const Tensor& x_in, const Tensor& weight
     if (tensor_cores) return;
     const Tensor a = contiguous_as(lora_a, DType::Float32), b = contiguous_as(lora_b, DType::Float32);
     const size_t bytes = static_cast<size_t>((2 * kSimtRows + kTile + g.r) * kSimtLd + kSimtRows * g.r) * sizeof(float);
+    if (bytes > kMaxSimtSharedBytes)
+      throw std::invalid_argument("lora_linear: rank " + std::to_string(g.r) + " needs " + std::to_string(bytes) +
+                                  " bytes of shared memory on the SIMT path, more than its " +
+                                  std::to_string(kMaxSimtSharedBytes));
     allow_shared(lora_linear_forward_simt_kernel<S>, bytes);
     EMRRG_LAUNCH(lora_linear_forward_simt_kernel<S>, dim3(blocks(g.N, kSimtRows), col_tiles), kSimtThreads, bytes,
                  nullptr, ptr<const S>(x), ptr<const S>(weight), ptr<const S>(bias), ptr<const float>(a),

@@ -9,6 +9,7 @@
 // and at the rank site with the CPU's Philox mask; outputs poisoned first.
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 
 #include "tests/sim/row_kernel_test_util.h"
@@ -103,6 +104,17 @@ TEST_F(LoraLinearKernels, Simt) {
                         Case{40, 20, 70, 7, 0, 70, f32, f32, false, 0.5, LoraDropoutSite::Rank, true},
                         Case{33, 24, 40, 70, 8, 20, bf16, f32, true, 0.0}})  // rank 70: off the tensor cores
     expect_same_as_cpu(c);
+}
+
+TEST_F(LoraLinearKernels, RankBeyondSharedMemoryIsAClearError) {
+  const Tensor x = to_device(random({2, 4}, 1), kGpu), w = to_device(random({3, 4}, 2), kGpu);
+  const Tensor a = to_device(random({1000, 4}, 3), kGpu), b = to_device(random({3, 1000}, 4), kGpu);
+  try {
+    lora_linear(x, w, Tensor(), a, b, 1.0);
+    FAIL() << "rank 1000 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 1000 needs"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(LoraLinearKernels, DeterministicAcrossRuns) {
