@@ -105,6 +105,67 @@ TEST(ClinicalEfficacy, MicroMacroAndUncertainAsNegative) {
   EXPECT_EQ(ce.support[kPleuralEffusion], 1);
 }
 
+// Three reports with uncertain labels on both sides; the expected values are counted by hand.
+struct UncertainLabelSets {
+  std::vector<ChexpertLabels> refs = std::vector<ChexpertLabels>(3), hyps = std::vector<ChexpertLabels>(3);
+  UncertainLabelSets() {
+    refs[0][kCardiomegaly] = 1, refs[0][kEdema] = -1, refs[0][kAtelectasis] = 1, refs[0][kPneumothorax] = 1;
+    hyps[0][kCardiomegaly] = 1, hyps[0][kEdema] = 1, hyps[0][kAtelectasis] = -1, hyps[0][kSupportDevices] = 1;
+    refs[1][kPleuralEffusion] = 1, refs[1][kConsolidation] = 0;
+    hyps[1][kPleuralEffusion] = -1, hyps[1][kConsolidation] = 1;
+    refs[2][kNoFinding] = 1;
+    hyps[2][kNoFinding] = 1, hyps[2][kEdema] = -1;
+  }
+  ClinicalEfficacy score(UncertainAs uncertain) const {
+    return clinical_efficacy(std::span<const ChexpertLabels>(refs), std::span<const ChexpertLabels>(hyps), uncertain);
+  }
+};
+
+TEST(ClinicalEfficacy, UncertainAsNegativeOverFourteenAndFive) {
+  const auto ce = UncertainLabelSets().score(UncertainAs::Negative);
+  // Positives: refs {Cardiomegaly, Atelectasis, Pneumothorax}, {Effusion}, {No Finding};
+  // hyps {Cardiomegaly, Edema, Support Devices}, {Consolidation}, {No Finding}.
+  // 14: TP 2, FP 3, FN 3; Cardiomegaly and No Finding score 1, the rest 0.
+  EXPECT_DOUBLE_EQ(ce.micro.precision, 0.4);
+  EXPECT_DOUBLE_EQ(ce.micro.recall, 0.4);
+  EXPECT_DOUBLE_EQ(ce.micro.f1, 0.4);
+  EXPECT_DOUBLE_EQ(ce.macro.precision, 2.0 / 14);
+  EXPECT_DOUBLE_EQ(ce.macro.recall, 2.0 / 14);
+  EXPECT_DOUBLE_EQ(ce.macro.f1, 2.0 / 14);
+  // 5: TP 1 (Cardiomegaly), FP 2 (Edema, Consolidation), FN 2 (Atelectasis, Effusion).
+  EXPECT_DOUBLE_EQ(ce.micro_five.precision, 1.0 / 3);
+  EXPECT_DOUBLE_EQ(ce.micro_five.recall, 1.0 / 3);
+  EXPECT_DOUBLE_EQ(ce.micro_five.f1, 1.0 / 3);
+  EXPECT_DOUBLE_EQ(ce.macro_five.precision, 0.2);
+  EXPECT_DOUBLE_EQ(ce.macro_five.recall, 0.2);
+  EXPECT_DOUBLE_EQ(ce.macro_five.f1, 0.2);
+  EXPECT_EQ(ce.support[kEdema], 0);
+}
+
+TEST(ClinicalEfficacy, UncertainAsPositiveOverFourteenAndFive) {
+  const auto ce = UncertainLabelSets().score(UncertainAs::Positive);
+  // Now Edema (ref 1, hyps 1 and 3), Atelectasis (hyp 1) and Effusion (hyp 2) are positive too.
+  // Per label: Cardiomegaly, Atelectasis, Effusion, No Finding 1/1/1; Edema TP 1, FP 1 (P 1/2,
+  // R 1, F1 2/3); Pneumothorax FN, Support Devices FP, Consolidation FP: 0.
+  EXPECT_DOUBLE_EQ(ce.per_label[kEdema].precision, 0.5);
+  EXPECT_DOUBLE_EQ(ce.per_label[kEdema].f1, 2.0 / 3);
+  EXPECT_EQ(ce.support[kEdema], 1);
+  // 14: TP 5, FP 3, FN 1.
+  EXPECT_DOUBLE_EQ(ce.micro.precision, 5.0 / 8);
+  EXPECT_DOUBLE_EQ(ce.micro.recall, 5.0 / 6);
+  EXPECT_DOUBLE_EQ(ce.micro.f1, 5.0 / 7);
+  EXPECT_DOUBLE_EQ(ce.macro.precision, 4.5 / 14);
+  EXPECT_DOUBLE_EQ(ce.macro.recall, 5.0 / 14);
+  EXPECT_DOUBLE_EQ(ce.macro.f1, 1.0 / 3);
+  // 5: TP 4, FP 2 (Consolidation, Edema of report 3), FN 0.
+  EXPECT_DOUBLE_EQ(ce.micro_five.precision, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(ce.micro_five.recall, 1.0);
+  EXPECT_DOUBLE_EQ(ce.micro_five.f1, 0.8);
+  EXPECT_DOUBLE_EQ(ce.macro_five.precision, 0.7);
+  EXPECT_DOUBLE_EQ(ce.macro_five.recall, 0.8);
+  EXPECT_DOUBLE_EQ(ce.macro_five.f1, 11.0 / 15);
+}
+
 TEST(ClinicalEfficacy, FromText) {
   const std::vector<std::string> refs = {"mild cardiomegaly . small left pleural effusion .",
                                          "no acute cardiopulmonary process ."};

@@ -1,6 +1,6 @@
 // All report-generation metrics of the field in one call: BLEU-1..4, ROUGE-L, METEOR, CIDEr-D
 // (pycocoevalcap as vendored by R2Gen / R2GenGPT / EMRRG, one reference per report) and the
-// clinical-efficacy figures from the rule-based labeller.
+// clinical-efficacy figures from the rule-based labeller or from labels computed elsewhere (CheXbert).
 #pragma once
 #include <array>
 #include <memory>
@@ -24,6 +24,12 @@ struct ReportMetrics {
 // counts differ or are zero.
 ReportMetrics compute_report_metrics(std::span<const std::string> references,
                                      std::span<const std::string> hypotheses,
+                                     std::shared_ptr<const MeteorData> meteor_data = default_meteor_data());
+// The same with CE from given labels (reference_labels[i] of references[i], ...) and convention.
+ReportMetrics compute_report_metrics(std::span<const std::string> references,
+                                     std::span<const std::string> hypotheses,
+                                     std::span<const ChexpertLabels> reference_labels,
+                                     std::span<const ChexpertLabels> hypothesis_labels, UncertainAs uncertain,
                                      std::shared_ptr<const MeteorData> meteor_data = default_meteor_data());
 
 }  // namespace emrrg::metrics
