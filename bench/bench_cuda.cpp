@@ -14,6 +14,7 @@
 #include "cuda/gemm.h"
 #include "cuda/kernels/attention.h"
 #include "cuda/kernel_registration.h"
+#include "cuda/kernels/selective_scan.h"
 #include "ops/ops.h"
 #include "train/optimizer.h"
 
@@ -208,6 +209,43 @@ void BM_attention_decode(benchmark::State& state) {
   });
 }
 
+// Selective scan forward + backward at Vision Mamba's shapes: 8 images of 197 tokens, N 16,
+// bfloat16, d_inner state.range(0). GB/s counts the floor's bytes (u, delta, z, out, du, ddelta,
+// dz, B and C once each); x_floor is the time over that floor at the measured copy bandwidth
+// (issue 8's goal on an H200: <= 1.5).
+void BM_selective_scan_fwd_bwd(benchmark::State& state) {
+  setup();
+  const int64_t batch = 8, dim = state.range(0), L = 197, N = 16;
+  Generator gen(1);
+  auto random = [&](const Shape& shape, double lo, double hi, DType dtype) {
+    return to_device(convert(rand_uniform(shape, lo, hi, gen), dtype), kGpu);
+  };
+  const DType bf16 = DType::BFloat16;
+  const Shape x{batch, dim, L}, bc{batch, 1, N, L};
+  const Tensor u = random(x, -1, 1, bf16), delta = random(x, -3, 1, bf16), z = random(x, -2, 2, bf16);
+  const Tensor dout = random(x, -1, 1, bf16), A = random({dim, N}, -2, -0.1, DType::Float32);
+  const Tensor B = random(bc, -1, 1, bf16), C = random(bc, -1, 1, bf16);
+  const Tensor D = random({dim}, -1, 1, DType::Float32), bias = random({dim}, -1, 0.5, DType::Float32);
+  const double x_bytes = 2.0 * static_cast<double>(shape_numel(x)), bc_bytes = 2.0 * static_cast<double>(shape_numel(bc));
+  const double floor_bytes = 7 * x_bytes + 2 * bc_bytes;
+  auto fwd_bwd = [&] {
+    const std::vector<Tensor> f = cuda::selective_scan_forward(u, delta, A, B, C, D, z, bias, true);
+    const std::vector<Tensor> g = cuda::selective_scan_backward(u, delta, A, B, C, D, z, bias, true, f[2], dout);
+    benchmark::DoNotOptimize(g[0].raw_data());
+  };
+  fwd_bwd();  // warm-up: caching allocator
+  double total_ms = 0;
+  for (auto _ : state) {
+    const double ms = time_ms(fwd_bwd);
+    total_ms += ms;
+    state.SetIterationTime(ms * 1e-3);
+  }
+  const double ms = total_ms / static_cast<double>(state.iterations());
+  state.counters["GB/s"] = floor_bytes / (ms * 1e-3) / 1e9;
+  state.counters["peak_GB/s"] = measured_copy_gbps();
+  state.counters["x_floor"] = ms * 1e-3 / (floor_bytes / (measured_copy_gbps() * 1e9));
+}
+
 BENCHMARK(BM_copy_peak)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_unary_exp)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_binary_add)->UseManualTime()->Unit(benchmark::kMillisecond);
@@ -220,6 +258,8 @@ BENCHMARK(BM_adamw_step)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_attention_forward)->Arg(512)->Arg(2048)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_attention_forward_backward)->Arg(512)->Arg(2048)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_attention_decode)->Args({4096, 1})->Args({4096, 8})->UseManualTime()->Unit(benchmark::kMillisecond);
+
+BENCHMARK(BM_selective_scan_fwd_bwd)->Arg(384)->Arg(1536)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_cublas_gemm)->Args({8192, 0})->Args({8192, 1})->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

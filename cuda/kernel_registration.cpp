@@ -3,12 +3,14 @@
 #include "cuda/gemm.h"
 #include "cuda/kernels/adamw.h"
 #include "cuda/kernels/attention.h"
+#include "cuda/kernels/causal_conv1d.h"
 #include "cuda/kernels/dropout.h"
 #include "cuda/kernels/elementwise.h"
 #include "cuda/kernels/indexing.h"
 #include "cuda/kernels/norm.h"
 #include "cuda/kernels/reduce.h"
 #include "cuda/kernels/rotary.h"
+#include "cuda/kernels/selective_scan.h"
 #include "cuda/kernels/softmax.h"
 #include "cuda/kernels/swiglu.h"
 #include "ops/device_kernels.h"
@@ -44,6 +46,10 @@ void register_cuda_kernels() {
     k.rotary = &rotary;
     k.swiglu_forward = &swiglu_forward;
     k.swiglu_backward = &swiglu_backward;
+    k.selective_scan_forward = &selective_scan_forward;
+    k.selective_scan_backward = &selective_scan_backward;
+    k.causal_conv1d_forward = &causal_conv1d_forward;
+    k.causal_conv1d_backward = &causal_conv1d_backward;
     return k;
   }();
   static const RuntimeDeviceKernels runtime = [] {

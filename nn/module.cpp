@@ -122,10 +122,8 @@ void Module::to(Device device) {
 
 void Module::save(const std::string& path) const { save_safetensors(path, state_dict()); }
 
-void Module::load(const std::string& path, bool strict) {
-  SafetensorsFile f = SafetensorsFile::open(path);
-  std::map<std::string, Tensor> state;
-  for (const auto& name : f.names()) state.emplace(name, f.get(name));
+void Module::load(const std::string& path, const CheckpointOptions& options, bool strict) {
+  const std::map<std::string, Tensor> state = read_checkpoint(path, options);
   try {
     load_state_dict(state, strict);
   } catch (const std::runtime_error& e) {

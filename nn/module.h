@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/checkpoint.h"
 #include "runtime/tensor.h"
 
 namespace emrrg::nn {
@@ -45,7 +46,10 @@ class Module {
   // say) see the move.
   void to(Device device);
   void save(const std::string& path) const;                  // safetensors
-  void load(const std::string& path, bool strict = true);    // safetensors
+  // safetensors or torch.save (runtime/checkpoint.h says how a nested checkpoint is narrowed and
+  // renamed), then load_state_dict; errors name the file.
+  void load(const std::string& path, bool strict = true) { load(path, CheckpointOptions{}, strict); }
+  void load(const std::string& path, const CheckpointOptions& options, bool strict = true);
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor value, bool requires_grad = true);

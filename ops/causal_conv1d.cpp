@@ -68,16 +68,16 @@ template <typename T> struct ConvOperands {
     owned.push_back(to_contiguous(convert(t, dtype_of<T>())));
     return owned.back().template data<T>();
   }
-  // The pre-activation of row (b, c) at position t.
-  T pre(int64_t row, int64_t t) const {
+  // The pre-activations of row (b, c) into pre [L]: bias, then the taps in weight order.
+  void pre_activations(int64_t row, T* pre) const {
     const int64_t c = row % d;
     const T* xr = x + row * L;
-    T acc = bias ? bias[c] : T(0);
+    const T* wr = w + c * W;
+    std::fill(pre, pre + L, bias ? bias[c] : T(0));
     for (int64_t k = 0; k < W; ++k) {
-      const int64_t s = t - (W - 1) + k;
-      if (s >= 0) acc += w[c * W + k] * xr[s];
+      const int64_t shift = W - 1 - k;  // out[t] reads x[t - shift] through weight[k]
+      for (int64_t t = shift; t < L; ++t) pre[t] += wr[k] * xr[t - shift];
     }
-    return acc;
   }
 };
 
@@ -85,11 +85,12 @@ template <typename T> Tensor conv_forward(const ConvOperands<T>& s) {
   Tensor out = empty({s.batch, s.d, s.L}, dtype_of<T>());
   T* po = out.data<T>();
   parallel_for(s.batch * s.d, std::max<int64_t>(1, 4096 / std::max<int64_t>(s.L, 1)), [&](int64_t r0, int64_t r1) {
-    for (int64_t row = r0; row < r1; ++row)
-      for (int64_t t = 0; t < s.L; ++t) {
-        const T v = s.pre(row, t);
-        po[row * s.L + t] = s.silu ? mamba::silu(v) : v;
-      }
+    for (int64_t row = r0; row < r1; ++row) {
+      T* o = po + row * s.L;
+      s.pre_activations(row, o);
+      if (s.silu)
+        for (int64_t t = 0; t < s.L; ++t) o[t] = mamba::silu(o[t]);
+    }
   });
   return out;
 }
@@ -107,30 +108,23 @@ template <typename T> std::vector<Tensor> conv_backward(const ConvOperands<T>& s
   parallel_for(s.batch * s.d, std::max<int64_t>(1, 4096 / std::max<int64_t>(L, 1)), [&](int64_t r0, int64_t r1) {
     std::vector<T> dpre(static_cast<size_t>(L));
     for (int64_t row = r0; row < r1; ++row) {
-      const int64_t c = row % s.d;
       const T* xr = s.x + row * L;
-      const T* wr = s.w + c * W;
+      const T* wr = s.w + (row % s.d) * W;
+      const T* g = dout + row * L;
+      T* dxr = pdx + row * L;
+      s.pre_activations(row, dpre.data());
       T db = 0;
       for (int64_t t = 0; t < L; ++t) {
-        const T g = dout[row * L + t];
-        dpre[t] = s.silu ? g * mamba::silu_derivative(s.pre(row, t)) : g;
+        dpre[t] = s.silu ? g[t] * mamba::silu_derivative(dpre[t]) : g[t];
         db += dpre[t];
       }
-      // out[t] reads x[t - (W-1) + k] through weight[k], so x[i] reaches out[i + W-1 - k].
-      for (int64_t i = 0; i < L; ++i) {
-        T acc = 0;
-        for (int64_t k = 0; k < W; ++k) {
-          const int64_t t = i + W - 1 - k;
-          if (t < L) acc += wr[k] * dpre[t];
-        }
-        pdx[row * L + i] = acc;
-      }
+      // x[i] reaches out[i + shift] through weight[k].
+      std::fill(dxr, dxr + L, T(0));
       for (int64_t k = 0; k < W; ++k) {
+        const int64_t shift = W - 1 - k;
+        for (int64_t i = 0; i + shift < L; ++i) dxr[i] += wr[k] * dpre[i + shift];
         T acc = 0;
-        for (int64_t t = 0; t < L; ++t) {
-          const int64_t i = t - (W - 1) + k;
-          if (i >= 0) acc += xr[i] * dpre[t];
-        }
+        for (int64_t t = shift; t < L; ++t) acc += xr[t - shift] * dpre[t];
         pdw[row * W + k] = acc;
       }
       pdb[row] = db;

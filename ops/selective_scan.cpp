@@ -21,6 +21,13 @@ constexpr int64_t kChunk = 64;
 // The backward sums the dB, dC contributions of kChannelGroup consecutive channels (in channel
 // order) in one task, then the groups in group order: the bits do not depend on the thread count.
 constexpr int64_t kChannelGroup = 32;
+// Work items (state updates) a thread should get at least: small scans (gradcheck's thousands)
+// stay on one thread instead of paying for a parallel region each.
+constexpr int64_t kMinWorkPerThread = 32768;
+
+int64_t grain_for(int64_t work_per_item) {
+  return std::max<int64_t>(1, kMinWorkPerThread / std::max<int64_t>(work_per_item, 1));
+}
 
 std::string describe(const char* name, const Tensor& t) {
   return std::string(name) + " " + dtype_name(t.dtype()) + " " + shape_str(t.shape());
@@ -60,7 +67,7 @@ void check_scan_args(const Tensor& u, const Tensor& delta, const Tensor& A, cons
   const int64_t batch = u.size(0), dim = u.size(1), L = u.size(2);
   check_arg("delta", delta, u, u.shape(), "[batch, d_inner, L]", io, io);
   if (!A.defined() || A.dim() != 2)
-    detail::op_error(kOp, (A.defined() ? describe("A", A) : std::string("A undefined")) + " must be [d_inner, N]");
+    detail::op_error(kOp, A.defined() ? describe("A", A) + " must be [d_inner, N]" : std::string("A is undefined"));
   const int64_t N = A.size(1);
   check_arg("A", A, u, {dim, N}, "[d_inner, N]", param, param);
   check_arg("B", B, u, input_dependent_shape("B", B, batch, N, L), "[batch, 1, N, L] or [batch, N, L]", io, param);
@@ -98,7 +105,7 @@ template <typename T> struct ScanOperands {
   Tensor time_major(const Tensor& t) const {
     return views::transpose(t.dim() == 4 ? views::squeeze(t, 1) : t, 1, 2);  // [batch, L, N]
   }
-  T raw_step(int64_t row, int64_t t) const { return delta[row * L + t] + (bias ? bias[row % dim] : T(0)); }
+  T bias_of(int64_t d) const { return bias ? bias[d] : T(0); }
 };
 
 // {out [batch, dim, L], last_state [batch, dim, N], saved [batch, dim, chunks, N]} in T, `saved`
@@ -111,24 +118,25 @@ template <typename T> std::vector<Tensor> scan_forward(const ScanOperands<T>& s)
   T* po = out.data<T>();
   T* plast = last_state.data<T>();
   T* psaved = saved.data<T>();
-  parallel_for(s.batch * s.dim, 1, [&](int64_t r0, int64_t r1) {
-    std::vector<T> h(static_cast<size_t>(N));
+  parallel_for(s.batch * s.dim, grain_for(L * N), [&](int64_t r0, int64_t r1) {
+    std::vector<T> h(static_cast<size_t>(N)), e(static_cast<size_t>(N));
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t b = row / s.dim, d = row % s.dim;
       const T* A = s.A + d * N;
+      const T bias = s.bias_of(d);
       std::fill(h.begin(), h.end(), T(0));
       for (int64_t t = 0; t < L; ++t) {
         if (t % kChunk == 0) std::copy(h.begin(), h.end(), psaved + (row * chunks + t / kChunk) * N);
-        const T dt = mamba::step_size(s.raw_step(row, t), s.softplus);
+        const T dt = mamba::step_size(s.delta[row * L + t] + bias, s.softplus);
         const T ut = s.u[row * L + t];
         const T dt_u = dt * ut;
         const T* Bt = s.B + (b * L + t) * N;
         const T* Ct = s.C + (b * L + t) * N;
+        // Separate loops: the first two vectorise, the sum stays in state order.
+        for (int64_t n = 0; n < N; ++n) e[n] = mamba::decay_exp(dt * A[n]);
+        for (int64_t n = 0; n < N; ++n) h[n] = e[n] * h[n] + dt_u * Bt[n];
         T y = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          h[n] = std::exp(dt * A[n]) * h[n] + dt_u * Bt[n];
-          y += h[n] * Ct[n];
-        }
+        for (int64_t n = 0; n < N; ++n) y += h[n] * Ct[n];
         if (s.D) y += s.D[d] * ut;
         if (s.z) y *= mamba::silu(s.z[row * L + t]);
         po[row * L + t] = y;
@@ -161,12 +169,13 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
   T* pdbias = dbias_part.data<T>();
   T* pdB = dB_part.data<T>();
   T* pdC = dC_part.data<T>();
-  parallel_for(s.batch * groups, 1, [&](int64_t task0, int64_t task1) {
+  parallel_for(s.batch * groups, grain_for(kChannelGroup * L * N), [&](int64_t task0, int64_t task1) {
     // One chunk's recomputed forward: h_t and exp(delta'_t A) [kChunk, N], raw delta, delta', y.
     std::vector<T> hs(static_cast<size_t>(kChunk * N)), es(static_cast<size_t>(kChunk * N));
     std::vector<T> raws(kChunk), dts(kChunk), ys(kChunk);
     // carry = exp(delta'_{t+1} A) * dh_{t+1}, the reverse recurrence's running term.
     std::vector<T> carry(static_cast<size_t>(N)), dA(static_cast<size_t>(N));
+    std::vector<T> dh(static_cast<size_t>(N)), dh_e_hp(static_cast<size_t>(N));  // dh_t, dh_t exp(delta'_t A) h_{t-1}
     for (int64_t task = task0; task < task1; ++task) {
       const int64_t b = task / groups, group = task % groups;
       T* dBg = pdB + task * L * N;
@@ -176,6 +185,7 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
         const T* A = s.A + d * N;
         const T* u = s.u + row * L;
         const T* g_out = dout + row * L;
+        const T bias = s.bias_of(d);
         std::fill(carry.begin(), carry.end(), T(0));
         std::fill(dA.begin(), dA.end(), T(0));
         T dD = 0, dbias = 0;
@@ -184,18 +194,18 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
           const T* h0 = saved + (row * chunks + c) * N;
           for (int64_t t = t0; t < t1; ++t) {
             const int64_t i = t - t0;
-            raws[i] = s.raw_step(row, t);
+            raws[i] = s.delta[row * L + t] + bias;
             const T dt = dts[i] = mamba::step_size(raws[i], s.softplus);
             const T dt_u = dt * u[t];
             const T* hp = i ? &hs[(i - 1) * N] : h0;
             const T* Bt = s.B + (b * L + t) * N;
             const T* Ct = s.C + (b * L + t) * N;
+            T* e = &es[i * N];
+            T* h = &hs[i * N];
+            for (int64_t n = 0; n < N; ++n) e[n] = mamba::decay_exp(dt * A[n]);
+            for (int64_t n = 0; n < N; ++n) h[n] = e[n] * hp[n] + dt_u * Bt[n];
             T y = 0;
-            for (int64_t n = 0; n < N; ++n) {
-              const T e = es[i * N + n] = std::exp(dt * A[n]);
-              const T h = hs[i * N + n] = e * hp[n] + dt_u * Bt[n];
-              y += h * Ct[n];
-            }
+            for (int64_t n = 0; n < N; ++n) y += h[n] * Ct[n];
             ys[i] = s.D ? y + s.D[d] * u[t] : y;
           }
           for (int64_t t = t1 - 1; t >= t0; --t) {
@@ -220,15 +230,18 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
               dD += g * ut;
             }
             const T dt_u = dt * ut;
+            // The elementwise updates vectorise; the two sums over the state follow in order.
             for (int64_t n = 0; n < N; ++n) {
-              const T dh = g * Ct[n] + carry[n];
-              const T dh_e_hp = dh * e[n] * hp[n];
-              dBt[n] += dh * dt_u;
+              dh[n] = g * Ct[n] + carry[n];
+              dh_e_hp[n] = dh[n] * e[n] * hp[n];
+              dBt[n] += dh[n] * dt_u;
               dCt[n] += g * h[n];
-              du_t += dh * Bt[n] * dt;
-              ddt += dh * Bt[n] * ut + A[n] * dh_e_hp;
-              dA[n] += dt * dh_e_hp;
-              carry[n] = e[n] * dh;
+              dA[n] += dt * dh_e_hp[n];
+              carry[n] = e[n] * dh[n];
+            }
+            for (int64_t n = 0; n < N; ++n) {
+              du_t += dh[n] * Bt[n] * dt;
+              ddt += dh[n] * Bt[n] * ut + A[n] * dh_e_hp[n];
             }
             pdu[row * L + t] = du_t;
             const T draw = ddt * mamba::step_size_derivative(raws[i], s.softplus);
@@ -259,7 +272,7 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
   Tensor dC = zeros({s.batch, L, N}, dtype_of<T>());
   T* pB = dB.data<T>();
   T* pC = dC.data<T>();
-  parallel_for(s.batch, 1, [&](int64_t b0, int64_t b1) {
+  parallel_for(s.batch, grain_for(groups * L * N), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
       for (int64_t group = 0; group < groups; ++group)
         for (int64_t k = 0; k < L * N; ++k) {

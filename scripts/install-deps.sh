@@ -8,10 +8,13 @@ packages=(
   libgtest-dev libbenchmark-dev
   libcli11-dev           # command-line parsing for the emrrg program
   nlohmann-json3-dev     # safetensors headers, annotation.json
+  libzip-dev             # the zip container of torch.save checkpoints (zip64, CRC and consistency checks)
   libtomlplusplus-dev    # TOML configs
   libsentencepiece-dev   # Llama tokenizer
   libstemmer-dev         # Snowball stemmer for METEOR
   libstb-dev             # PNG/JPEG decoding
+  libpcre2-dev           # Unicode regex of the byte-level BPE pre-tokenizer (Qwen's tokenizer.json)
+  libicu-dev             # NFC normalisation for the byte-level BPE tokenizer
 )
 missing=()
 for p in "${packages[@]}"; do

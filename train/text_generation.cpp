@@ -17,8 +17,12 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<data::Tokenizer> open_tokenizer(const TextGenerationOptions& o) {
   if (!o.tokenizer_path.empty()) return data::load_tokenizer(o.tokenizer_path);
-  const fs::path in_folder = fs::path(o.model_path) / "tokenizer.model";
-  if (fs::is_directory(o.model_path) && fs::exists(in_folder)) return data::load_tokenizer(in_folder.string());
+  if (!fs::is_directory(o.model_path)) return nullptr;
+  // Llama folders ship SentencePiece's tokenizer.model, Qwen's a byte-level BPE tokenizer.json.
+  for (const char* name : {"tokenizer.model", "tokenizer.json"}) {
+    const fs::path in_folder = fs::path(o.model_path) / name;
+    if (fs::exists(in_folder)) return data::load_tokenizer(in_folder.string());
+  }
   return nullptr;
 }
 
@@ -72,7 +76,7 @@ TextGenerationResult run_text_generation(const TextGenerationOptions& o, std::os
     r.prompt_ids = *o.prompt_ids;
   } else if (o.prompt && !o.prompt->empty()) {
     if (!tok) throw std::runtime_error("a text prompt needs a tokenizer");
-    for (int id : tok->encode(*o.prompt, config.bos_token_id >= 0)) r.prompt_ids.push_back(id);
+    for (int id : tok->encode(*o.prompt, config.bos_starts_prompts)) r.prompt_ids.push_back(id);
   }
   // An empty prompt starts from BOS, as llama2.c does.
   if (r.prompt_ids.empty() && config.bos_token_id >= 0) r.prompt_ids.push_back(config.bos_token_id);

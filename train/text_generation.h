@@ -15,8 +15,9 @@ namespace emrrg::train {
 
 struct TextGenerationOptions {
   std::string model_path;
-  // A SentencePiece .model or llama2.c tokenizer.bin; empty: the folder's tokenizer.model when
-  // there is one, else ids only (prompt_ids, print_ids).
+  // A SentencePiece .model, llama2.c tokenizer.bin or byte-level BPE tokenizer.json; empty: the
+  // folder's tokenizer.model or tokenizer.json when there is one, else ids only (prompt_ids,
+  // print_ids).
   std::string tokenizer_path;
   std::optional<std::string> prompt;            // encoded with BOS when the model has one
   std::optional<std::vector<int64_t>> prompt_ids;  // taken as given

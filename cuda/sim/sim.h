@@ -32,6 +32,9 @@
 #ifndef __forceinline__
 #define __forceinline__ inline
 #endif
+#ifndef __launch_bounds__
+#define __launch_bounds__(...)  // register and occupancy hints for nvcc; nothing to simulate
+#endif
 #ifndef __restrict__
 #define __restrict__ __restrict
 #endif

@@ -118,7 +118,8 @@ std::vector<GeneratedSequence> beam_search(StepDecoder& decoder, const Tensor& p
   const int64_t vocab = decoder.vocab_size();
   const int64_t prompts = prompt_logits.size(0);
   const int64_t beams = config.num_beams;
-  if (vocab < 2) throw std::invalid_argument("beam search: needs a vocabulary of at least 2 tokens for 2 * num_beams candidates");
+  if (vocab < 2)
+    throw std::invalid_argument("beam search: needs a vocabulary of at least 2 tokens for 2 * num_beams candidates");
   std::vector<GeneratedSequence> out(prompts);
   if (config.max_new_tokens == 0) return out;
 

@@ -14,6 +14,8 @@ struct GenerationConfig {
   // Sampling (num_beams == 1 only). Off: greedy. temperature 0 also means greedy.
   bool do_sample = false;
   float temperature = 1.0f;
+  // Keep the top_k most probable tokens (0: all). Hugging Face's default is 50; llama2.c has none.
+  int64_t top_k = 0;
   // Nucleus: keep the most probable tokens whose mass reaches top_p (1: keep all).
   float top_p = 1.0f;
   uint64_t seed = 0;

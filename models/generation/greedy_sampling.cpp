@@ -1,4 +1,4 @@
-// Greedy decoding and temperature + top-p sampling (HF _sample): the processors run on the raw
+// Greedy decoding and temperature + top-k + top-p sampling (HF _sample): the processors run on the raw
 // logits, then argmax or a draw. A row stops at EOS or max_new_tokens; finished rows are dropped
 // from the decoder so they cost nothing.
 #include <span>
@@ -31,7 +31,7 @@ std::vector<GeneratedSequence> greedy_or_sample(StepDecoder& decoder, const Tens
       apply_min_new_tokens(scores, step, config.min_new_tokens, config.eos_id);
       int64_t token;
       if (config.sampling()) {
-        apply_temperature_top_p(scores, config.temperature, config.top_p);
+        apply_sampling_warpers(scores, config.temperature, config.top_k, config.top_p);
         // One uniform per (step, row): a row draws the same numbers alone or in any batch.
         token = sample_index(scores, philox_uniform(config.seed, static_cast<uint64_t>(step), r));
       } else {

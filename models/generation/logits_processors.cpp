@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -48,9 +49,16 @@ void log_softmax(std::span<float> scores) {
   for (float& s : scores) s = s - max - log_sum;
 }
 
-void apply_temperature_top_p(std::span<float> scores, float temperature, float top_p) {
+void apply_sampling_warpers(std::span<float> scores, float temperature, int64_t top_k, float top_p) {
   if (temperature != 1.0f)
     for (float& s : scores) s /= temperature;
+  if (top_k > 0 && top_k < static_cast<int64_t>(scores.size())) {
+    std::vector<float> sorted(scores.begin(), scores.end());
+    std::nth_element(sorted.begin(), sorted.begin() + (top_k - 1), sorted.end(), std::greater<float>());
+    const float kth = sorted[top_k - 1];
+    for (float& s : scores)
+      if (s < kth) s = -std::numeric_limits<float>::infinity();
+  }
   if (top_p >= 1.0f) return;
   // Ascending order as HF sorts; the tail (most probable) whose mass exceeds 1 - top_p is kept,
   // and the most probable token always.

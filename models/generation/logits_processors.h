@@ -19,9 +19,10 @@ void apply_min_new_tokens(std::span<float> scores, int64_t generated, int64_t mi
 // In place: x - max - log(sum(exp(x - max))), in float32 like torch.log_softmax.
 void log_softmax(std::span<float> scores);
 
-// TemperatureLogitsWarper then TopPLogitsWarper (min_tokens_to_keep 1): tokens outside the
-// smallest most-probable set whose probability reaches top_p get -inf.
-void apply_temperature_top_p(std::span<float> scores, float temperature, float top_p);
+// HF's sampling warpers in their order: TemperatureLogitsWarper; TopKLogitsWarper (scores below
+// the top_k-th largest get -inf; 0: off); TopPLogitsWarper (min_tokens_to_keep 1: tokens outside
+// the smallest most-probable set whose probability reaches top_p get -inf).
+void apply_sampling_warpers(std::span<float> scores, float temperature, int64_t top_k, float top_p);
 
 // The first index of the largest score (torch.argmax).
 int64_t argmax(std::span<const float> scores);

@@ -17,6 +17,7 @@ void GenerationConfig::validate() const {
   if (num_beams > 1 && do_sample) fail("beam search with sampling is not supported (num_beams > 1, do_sample)");
   if (!(temperature >= 0.0f) || !std::isfinite(temperature))
     fail("temperature must be finite and >= 0, got " + std::to_string(temperature));
+  if (top_k < 0) fail("top_k must be >= 0 (0: off), got " + std::to_string(top_k));
   if (!(top_p > 0.0f && top_p <= 1.0f)) fail("top_p must be in (0, 1], got " + std::to_string(top_p));
   if (!(repetition_penalty > 0.0f) || !std::isfinite(repetition_penalty))
     fail("repetition_penalty must be finite and > 0, got " + std::to_string(repetition_penalty));

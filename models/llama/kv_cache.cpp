@@ -54,7 +54,7 @@ Tensor KVCache::extend(const Tensor& mask, int64_t n) {
                                 std::to_string(rows_) + ", " + std::to_string(n) + "]");
   if (length_ + n > capacity_) reserve(std::max(length_ + n, 2 * capacity_));
   Tensor new_mask = narrow(mask_, 1, length_, n);
-  if (mask.defined()) copy_into(new_mask, ne(mask, zeros({}, mask.dtype())));
+  if (mask.defined()) copy_into(new_mask, ne(mask, zeros({}, mask.dtype(), mask.device())));
   else fill(new_mask, 1);
   length_ += n;
   return positions_from_mask(mask, rows_, n, real_tokens_);

@@ -111,6 +111,7 @@ LlamaConfig parse_hf_llama_config(const std::string& path) {
   c.bos_token_id = get_int_or(j, path, "bos_token_id", qwen ? -1 : 1);
   c.eos_token_id = get_int_or(j, path, "eos_token_id", qwen ? 151643 : 2);
   c.pad_token_id = get_int_or(j, path, "pad_token_id", -1);
+  c.bos_starts_prompts = !qwen && c.bos_token_id >= 0;
   try {
     c.validate("'" + path + "'");
   } catch (const std::invalid_argument& e) {

@@ -28,6 +28,9 @@ struct LlamaConfig {
   int64_t bos_token_id = 1;
   int64_t eos_token_id = 2;
   int64_t pad_token_id = -1;  // -1: none
+  // Whether an encoded text prompt starts with BOS: Llama's SentencePiece tokenizers add it,
+  // Qwen's byte-level BPE does not (its config names a bos_token_id all the same).
+  bool bos_starts_prompts = true;
 
   // Throws std::invalid_argument naming the field when the numbers cannot describe a model
   // (non-positive sizes, heads not dividing the hidden size or each other, odd head_dim).

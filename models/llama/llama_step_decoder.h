@@ -23,7 +23,6 @@ class LlamaStepDecoder final : public generation::StepDecoder {
   void select_rows(const std::vector<int64_t>& rows) override;
 
   int64_t rows() const { return cache_ ? cache_->rows() : 0; }
-  int64_t length() const { return cache_ ? cache_->length() : 0; }
 
  private:
   Tensor last_logits(const Tensor& hidden) const;  // [rows, L, hidden] -> [rows, vocab] float32 CPU

@@ -1,6 +1,7 @@
 // The search algorithms (models/generation/) against Hugging Face generate() on a toy decoder
 // whose logits are table[last token] + bias[position] (tests/golden/make_generation_golden.py),
-// plus the properties of sampling and the logits processors.
+// prompts given as ids and as embeddings, plus the properties of sampling and the logits
+// processors.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -101,7 +102,7 @@ GenerationConfig config_of(const nlohmann::json& c) {
 
 TEST(Generation, MatchesHuggingFaceGenerateTokenForToken) {
   const nlohmann::json fixture = load_fixture();
-  ASSERT_GE(fixture["cases"].size(), 9u);
+  ASSERT_GE(fixture["cases"].size(), 51u);
   for (const auto& c : fixture["cases"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
     const Rows prompts = c["prompts"].get<Rows>();
@@ -110,13 +111,15 @@ TEST(Generation, MatchesHuggingFaceGenerateTokenForToken) {
     const std::vector<float> scores = c["scores"].get<std::vector<float>>();
     TableDecoder decoder = toy_decoder(fixture);
     const Tensor logits = decoder.start(prompts);
-    const std::vector<GeneratedSequence> got = generate(decoder, logits, prompts, config);
+    // From embeddings (EMRRG's case) the search is given no prompt ids.
+    const bool from_embeddings = c["from_embeddings"];
+    const std::vector<GeneratedSequence> got = generate(decoder, logits, from_embeddings ? Rows{} : prompts, config);
     ASSERT_EQ(got.size(), expected.size());
     for (size_t r = 0; r < got.size(); ++r) {
       EXPECT_EQ(got[r].tokens, expected[r]) << "row " << r;
-      // HF's sequences_scores: float32, same operations; 1e-5 covers exp/log rounding.
+      // HF's sequences_scores: float32, same operations; 1e-5 relative covers exp/log rounding.
       if (config.num_beams > 1) {
-        EXPECT_NEAR(got[r].score, scores[r], 1e-5) << "row " << r;
+        EXPECT_NEAR(got[r].score, scores[r], 1e-5 * std::max(1.0f, std::fabs(scores[r]))) << "row " << r;
       }
     }
   }
@@ -165,7 +168,7 @@ TEST(Generation, MinNewTokensMasksEosUntilReached) {
 TEST(Generation, TopPKeepsTheSmallestSetReachingTheMass) {
   // probabilities 0.5, 0.3, 0.15, 0.05 (logits are their logs, shuffled)
   std::vector<float> scores = {std::log(0.15f), std::log(0.5f), std::log(0.05f), std::log(0.3f)};
-  apply_temperature_top_p(scores, 1.0f, 0.75f);
+  apply_sampling_warpers(scores, 1.0f, 0, 0.75f);
   const float inf = std::numeric_limits<float>::infinity();
   EXPECT_EQ(scores[0], -inf);
   EXPECT_EQ(scores[2], -inf);
@@ -173,8 +176,18 @@ TEST(Generation, TopPKeepsTheSmallestSetReachingTheMass) {
   EXPECT_GT(scores[3], -inf);
   // A tiny top_p still keeps the most probable token.
   scores = {0.0f, 3.0f, 1.0f};
-  apply_temperature_top_p(scores, 1.0f, 1e-6f);
+  apply_sampling_warpers(scores, 1.0f, 0, 1e-6f);
   EXPECT_EQ(scores, (std::vector<float>{-inf, 3.0f, -inf}));
+}
+
+TEST(Generation, TopKKeepsTheKLargestAndTheirTies) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> scores = {1.0f, 4.0f, 2.0f, 4.0f, 3.0f};
+  apply_sampling_warpers(scores, 2.0f, 3, 1.0f);  // temperature first: scores halve
+  EXPECT_EQ(scores, (std::vector<float>{-inf, 2.0f, -inf, 2.0f, 1.5f}));
+  scores = {1.0f, 2.0f, 2.0f, 0.0f};
+  apply_sampling_warpers(scores, 1.0f, 1, 1.0f);  // ties with the k-th stay, as in HF
+  EXPECT_EQ(scores, (std::vector<float>{-inf, 2.0f, 2.0f, -inf}));
 }
 
 GenerationConfig sampling_config(uint64_t seed) {

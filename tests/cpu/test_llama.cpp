@@ -209,17 +209,50 @@ INSTANTIATE_TEST_SUITE_P(Models, GoldenLlama, ::testing::Values("tiny_llama", "t
 
 TEST(LlamaConfig, QwenAndLlamaFieldsAreRead) {
   const auto q = models::parse_hf_llama_config(kFixtures + "/tiny_qwen2/config.json");
+  EXPECT_EQ(q.vocab_size, 706);
   EXPECT_TRUE(q.qkv_bias);
   EXPECT_FALSE(q.o_bias);
   EXPECT_TRUE(q.tie_word_embeddings);
   EXPECT_DOUBLE_EQ(q.rope_theta, 1e6);
   EXPECT_DOUBLE_EQ(q.rms_norm_eps, 1e-6);
   EXPECT_EQ(q.num_kv_heads, 2);
+  EXPECT_FALSE(q.bos_starts_prompts);
   const auto l = models::parse_hf_llama_config(kFixtures + "/tiny_llama/config.json");
   EXPECT_FALSE(l.qkv_bias);
   EXPECT_FALSE(l.tie_word_embeddings);
   EXPECT_DOUBLE_EQ(l.rope_theta, 1e4);
   EXPECT_EQ(l.head_dim, 8);
+  EXPECT_TRUE(l.bos_starts_prompts);
+}
+
+TEST(LlamaConfig, BadConfigsAreNamed) {
+  TempDir dir;
+  const nlohmann::json base = nlohmann::json::parse(std::ifstream(kFixtures + "/tiny_llama/config.json"));
+  auto expect_error = [&](const nlohmann::json& j, const std::string& fragment) {
+    std::ofstream(dir / "config.json") << j.dump();
+    try {
+      models::parse_hf_llama_config(dir / "config.json");
+      ADD_FAILURE() << "no error for " << fragment;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(dir / "config.json"), std::string::npos) << e.what();
+    }
+  };
+  nlohmann::json j = base;
+  j["architectures"] = {"MistralForCausalLM"};
+  expect_error(j, "MistralForCausalLM");
+  j = base;
+  j.erase("hidden_size");
+  expect_error(j, "hidden_size");
+  j = base;
+  j["num_key_value_heads"] = 3;
+  expect_error(j, "num_key_value_heads 3");
+  j = base;
+  j["rope_parameters"] = {{"rope_type", "llama3"}, {"rope_theta", 5e5}};
+  expect_error(j, "llama3");
+  j = base;
+  j["vocab_size"] = "96";
+  expect_error(j, "vocab_size");
 }
 
 // --- loader errors ---------------------------------------------------------------------------
@@ -352,45 +385,92 @@ TEST(Llama2c, Stories260KGreedyTextMatchesLlama2c) {
   EXPECT_EQ(tok.decode(std::vector<int>(ids.begin(), ids.end())), kStoriesGreedy);
 }
 
-// Writes `model` in llama2.c's v1 format ("ak42").
-void write_llama2c_v1(const Llama& model, const std::string& path) {
+// Writes `model` as llama2.c's export.py does: version 0 (legacy header, RoPE tables, a negative
+// vocab_size for an own classifier) or 1 ("ak42"); `classifier` [vocab, dim] or undefined (shared).
+void write_llama2c(const Llama& model, const std::string& path, int version, const Tensor& classifier = Tensor()) {
   const auto& c = model.config();
+  const bool shared = !classifier.defined();
   std::ofstream out(path, std::ios::binary);
-  const uint32_t magic = 0x616b3432;
-  const int32_t version = 1;
+  auto put_raw = [&](const void* p, size_t n) { out.write(static_cast<const char*>(p), static_cast<std::streamsize>(n)); };
   const int32_t p[7] = {int32_t(c.hidden_size), int32_t(c.intermediate_size), int32_t(c.num_layers), int32_t(c.num_heads),
-                        int32_t(c.num_kv_heads), int32_t(c.vocab_size), int32_t(c.max_position_embeddings)};
-  const uint8_t shared = c.tie_word_embeddings;
-  out.write(reinterpret_cast<const char*>(&magic), 4);
-  out.write(reinterpret_cast<const char*>(&version), 4);
-  out.write(reinterpret_cast<const char*>(p), sizeof p);
-  out.write(reinterpret_cast<const char*>(&shared), 1);
-  out.write(std::string(256 - 37, '\0').data(), 256 - 37);
+                        int32_t(c.num_kv_heads), int32_t(shared || version == 1 ? c.vocab_size : -c.vocab_size),
+                        int32_t(c.max_position_embeddings)};
+  if (version == 1) {
+    const uint32_t magic = 0x616b3432;
+    const int32_t v = 1;
+    const uint8_t shared_byte = shared;
+    put_raw(&magic, 4);
+    put_raw(&v, 4);
+    put_raw(p, sizeof p);
+    put_raw(&shared_byte, 1);
+    put_raw(std::string(256 - 37, '\0').data(), 256 - 37);
+  } else {
+    put_raw(p, sizeof p);
+  }
   const auto state = model.state_dict();
-  auto put = [&](const std::string& name) {
-    const auto v = state.at(name).to_vector<float>();
-    out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
+  auto put = [&](const Tensor& t) {
+    const auto v = t.to_vector<float>();
+    put_raw(v.data(), v.size() * 4);
   };
   auto layers = [&](const std::string& suffix) {
-    for (int64_t l = 0; l < c.num_layers; ++l) put("model.layers." + std::to_string(l) + "." + suffix);
+    for (int64_t l = 0; l < c.num_layers; ++l) put(state.at("model.layers." + std::to_string(l) + "." + suffix));
   };
-  layers("input_layernorm.weight");
-  layers("post_attention_layernorm.weight");
-  put("model.norm.weight");
-  put("model.embed_tokens.weight");
-  for (const char* s : {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-                        "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.down_proj.weight", "mlp.up_proj.weight"})
+  if (version == 1) {
+    layers("input_layernorm.weight");
+    layers("post_attention_layernorm.weight");
+    put(state.at("model.norm.weight"));
+    put(state.at("model.embed_tokens.weight"));
+  } else {
+    put(state.at("model.embed_tokens.weight"));
+    layers("input_layernorm.weight");
+  }
+  for (const char* s : {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight"})
     layers(s);
+  if (version == 0) layers("post_attention_layernorm.weight");
+  for (const char* s : {"mlp.gate_proj.weight", "mlp.down_proj.weight", "mlp.up_proj.weight"}) layers(s);
+  if (version == 0) {
+    put(state.at("model.norm.weight"));
+    put(zeros({c.max_position_embeddings * c.head_dim}));  // freq_cis_real and _imag, unused
+  }
+  if (!shared) put(classifier);
+}
+
+void expect_same_parameters(const Llama& a, const Llama& b) {
+  const auto sa = a.state_dict(), sb = b.state_dict();
+  ASSERT_EQ(sa.size(), sb.size());
+  for (const auto& [name, t] : sa) expect_close(sb.at(name), t, 0.0, name);
 }
 
 TEST(Llama2c, Version1HeaderLoadsTheSameModel) {
   TempDir dir;
   auto legacy = models::load_llama2c(kStories);
-  write_llama2c_v1(*legacy, dir / "v1.bin");
-  auto v1 = models::load_llama2c(dir / "v1.bin");
-  const auto a = legacy->state_dict(), b = v1->state_dict();
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, t] : a) expect_close(b.at(name), t, 0.0, name);
+  write_llama2c(*legacy, dir / "v1.bin", 1);
+  expect_same_parameters(*legacy, *models::load_llama2c(dir / "v1.bin"));
+  // Written back in the legacy format, the file is byte for byte the original.
+  write_llama2c(*legacy, dir / "v0.bin", 0);
+  std::ifstream x(kStories, std::ios::binary), y(dir / "v0.bin", std::ios::binary);
+  const std::string original((std::istreambuf_iterator<char>(x)), {}), rewritten((std::istreambuf_iterator<char>(y)), {});
+  EXPECT_EQ(original.size(), rewritten.size());
+  EXPECT_EQ(original.compare(0, original.size() - 512 * 8 * 4, rewritten, 0, original.size() - 512 * 8 * 4), 0)
+      << "the weights before the RoPE tables differ";
+}
+
+TEST(Llama2c, UnsharedClassifierIsLoadedInBothFormats) {
+  TempDir dir;
+  auto legacy = models::load_llama2c(kStories);
+  Generator gen(7);
+  const Tensor classifier = randn({512, 64}, 0.0, 1.0, gen);
+  for (int version : {0, 1}) {
+    const std::string path = dir / ("v" + std::to_string(version) + ".bin");
+    write_llama2c(*legacy, path, version, classifier);
+    auto model = models::load_llama2c(path);
+    EXPECT_FALSE(model->config().tie_word_embeddings) << version;
+    const auto state = model->state_dict();
+    ASSERT_TRUE(state.count("lm_head.weight")) << version;
+    expect_close(state.at("lm_head.weight"), classifier, 0.0, "lm_head v" + std::to_string(version));
+    expect_close(state.at("model.embed_tokens.weight"), legacy->state_dict().at("model.embed_tokens.weight"), 0.0,
+                 "embedding v" + std::to_string(version));
+  }
 }
 
 TEST(Llama2c, TruncatedCheckpointNamesTheTensor) {
@@ -462,6 +542,23 @@ TEST(TextGeneration, PromptIdsAndPrintIdsOnAHuggingFaceFolder) {
   std::ostringstream expected;
   for (size_t i = 0; i < want.size(); ++i) expected << (i ? " " : "") << want[i];
   EXPECT_EQ(out.str(), expected.str() + "\n");
+}
+
+TEST(TextGeneration, QwenFolderTextPromptMatchesTransformers) {
+  // tiny_qwen2 carries a byte-level BPE tokenizer.json; Qwen prompts get no BOS.
+  const SafetensorsFile g = SafetensorsFile::open(kFixtures + "/tiny_qwen2_golden.safetensors");
+  const Tensor prompt_ids = g.get("text_prompt_ids"), all_ids = g.get("text_greedy_ids");
+  train::TextGenerationOptions o;
+  o.model_path = kFixtures + "/tiny_qwen2";
+  o.prompt = g.metadata().at("text_prompt");
+  o.generation.max_new_tokens = all_ids.size(1) - prompt_ids.size(1);
+  std::ostringstream out, log;
+  const auto r = train::run_text_generation(o, out, log);
+  EXPECT_EQ(r.prompt_ids, prompt_ids.to_vector<int64_t>());
+  const auto all = all_ids.to_vector<int64_t>();
+  EXPECT_EQ(r.new_ids, std::vector<int64_t>(all.begin() + prompt_ids.size(1), all.end()));
+  EXPECT_EQ(r.text, g.metadata().at("text_greedy"));
+  EXPECT_EQ(out.str(), r.text + "\n");
 }
 
 TEST(TextGeneration, TextPromptWithoutTokenizerIsAnError) {

@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
+#include "ops/mamba_math.h"
 #include "ops/ops.h"
 #include "runtime/threading.h"
 #include "test_helpers.h"
@@ -14,6 +16,20 @@ namespace emrrg {
 namespace {
 using testing::leaf64;
 using V = std::vector<Tensor>;
+
+TEST(SelectiveScan, DecayExpIsWithinTwoUlpOfExp) {
+  double worst = 0;
+  for (float x = -87.0f; x < 88.0f; x += 0.001953125f) {
+    const double exact = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::abs(mamba::decay_exp(x) - exact) / exact);
+  }
+  EXPECT_LT(worst, 2 * 5.96e-8) << "relative error";  // 2 ulp of float at 1
+  EXPECT_EQ(mamba::decay_exp(-87.31f), 0.0f);
+  EXPECT_EQ(mamba::decay_exp(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_EQ(mamba::decay_exp(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(mamba::decay_exp(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(mamba::decay_exp(0.0f), 1.0f);
+}
 
 struct ScanShape {
   int64_t batch, dim, L, N;
@@ -89,6 +105,17 @@ TEST(SelectiveScan, ForwardMatchesTheRecurrence) {
       testing::expect_near_vectors(r.last_state.to_vector<double>(), last, 1e-12);
     }
   }
+}
+
+TEST(SelectiveScan, EmptySequence) {
+  const V in = scan_inputs({2, 3, 0, 4}, {true, true, true, true, true}, 90);
+  SelectiveScanResult r = scan(in, true);
+  EXPECT_EQ(r.out.shape(), (Shape{2, 3, 0}));
+  testing::expect_near_vectors(r.last_state.to_vector<double>(), std::vector<double>(24, 0.0), 0);
+  autograd::backward(r.out, zeros({2, 3, 0}, DType::Float64));
+  testing::expect_near_vectors(in[2].grad().to_vector<double>(), std::vector<double>(12, 0.0), 0);
+  testing::expect_near_vectors(in[5].grad().to_vector<double>(), std::vector<double>(3, 0.0), 0);
+  EXPECT_EQ(in[3].grad().shape(), (Shape{2, 1, 4, 0}));
 }
 
 TEST(SelectiveScan, SoftplusIsTheIdentityAboveTwenty) {

@@ -3,7 +3,8 @@
 Writes, under tests/fixtures/llama/:
   tiny_llama/  save_pretrained folder (one model.safetensors, untied lm_head, GQA 4/2)
   tiny_qwen2/  save_pretrained folder, sharded (model.safetensors.index.json), q/k/v biases,
-               tied embeddings, rope_theta 1e6, eps 1e-6
+               tied embeddings, rope_theta 1e6, eps 1e-6, with tests/fixtures/tokenizers/
+               qwen2_style_bpe.json as its tokenizer.json (so its vocabulary is that one's, 706)
   <name>_golden.safetensors:
     input_ids [2, L] int64, attention_mask [2, L] int64 (row 1 left-padded),
     logits [2, L, V] float32 (eager attention, position_ids from the mask as generate() makes
@@ -13,12 +14,16 @@ Run: /work/pyenv/bin/python tests/golden/make_llama_golden.py   (development onl
 """
 import json
 import os
+import shutil
 
 import torch
 from safetensors.torch import save_file
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import (LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config,
+                          Qwen2ForCausalLM)
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "fixtures", "llama")
+QWEN_TOKENIZER = os.path.join(os.path.dirname(__file__), "..", "fixtures", "tokenizers", "qwen2_style_bpe.json")
+PROMPT = "The heart is normal in size."
 PAD, BOS, EOS = 0, 1, 2
 GREEDY = dict(do_sample=False, num_beams=1, max_new_tokens=8)
 BEAM = dict(do_sample=False, num_beams=3, repetition_penalty=2.0, length_penalty=2.0,
@@ -31,7 +36,7 @@ def positions_from_mask(mask):
     return pos.masked_fill(mask == 0, 1)
 
 
-def make(name, model_cls, config, seed, shard):
+def make(name, model_cls, config, seed, shard, tokenizer_json=None):
     torch.manual_seed(seed)
     model = model_cls(config).eval()
     # Random norms and biases too, so that their gradients and loading are exercised.
@@ -71,8 +76,20 @@ def make(name, model_cls, config, seed, shard):
         common = dict(attention_mask=mask, pad_token_id=PAD, eos_token_id=EOS, bos_token_id=BOS)
         tensors["greedy_ids"] = model.generate(ids, **common, **GREEDY).contiguous()
         tensors["beam_ids"] = model.generate(ids, **common, **BEAM).contiguous()
-    save_file(tensors, os.path.join(OUT, name + "_golden.safetensors"),
-              metadata={"greedy": json.dumps(GREEDY), "beam": json.dumps(BEAM)})
+    metadata = {"greedy": json.dumps(GREEDY), "beam": json.dumps(BEAM)}
+    if tokenizer_json:
+        shutil.copyfile(tokenizer_json, os.path.join(folder, "tokenizer.json"))
+        tok = PreTrainedTokenizerFast(tokenizer_file=tokenizer_json)
+        prompt_ids = torch.tensor([tok.encode(PROMPT)])
+        with torch.no_grad():
+            out_ids = model.generate(prompt_ids, attention_mask=torch.ones_like(prompt_ids), pad_token_id=PAD,
+                                     eos_token_id=EOS, **GREEDY)
+        tensors["text_prompt_ids"] = prompt_ids.contiguous()
+        tensors["text_greedy_ids"] = out_ids.contiguous()
+        metadata["text_prompt"] = PROMPT
+        metadata["text_greedy"] = tok.decode(out_ids[0], skip_special_tokens=True)
+        print(" text", repr(metadata["text_greedy"]))
+    save_file(tensors, os.path.join(OUT, name + "_golden.safetensors"), metadata=metadata)
     print(name, {k: tuple(v.shape) for k, v in tensors.items() if not k.startswith("grad.")})
     print(" greedy", tensors["greedy_ids"].tolist())
     print(" beam", tensors["beam_ids"].tolist())
@@ -88,9 +105,9 @@ def main():
                      rope_parameters={"rope_type": "default", "rope_theta": 10000.0}, **common),
          seed=1, shard=False)
     make("tiny_qwen2", Qwen2ForCausalLM,
-         Qwen2Config(vocab_size=128, rms_norm_eps=1e-6, tie_word_embeddings=True,
+         Qwen2Config(vocab_size=706, rms_norm_eps=1e-6, tie_word_embeddings=True,
                      rope_parameters={"rope_type": "default", "rope_theta": 1e6}, **common),
-         seed=2, shard=True)
+         seed=2, shard=True, tokenizer_json=QWEN_TOKENIZER)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ const bool registered = emrrg::cli::register_command(
        g.temperature = 0.0f;
        app.add_option("--model,-m", o->model_path, "Hugging Face model folder or llama2.c .bin")->required();
        app.add_option("--tokenizer", o->tokenizer_path,
-                      "SentencePiece .model or llama2.c tokenizer.bin (default: the folder's tokenizer.model)");
+                      "SentencePiece .model, llama2.c tokenizer.bin or tokenizer.json (default: the folder's)");
        auto* text_opt = app.add_option("--prompt", *prompt, "Prompt text (default: BOS only)");
        app.add_option("--prompt-ids", *prompt_ids, "Prompt token ids, e.g. \"1 2 3\"")->excludes(text_opt);
        app.add_option("--max-new-tokens", g.max_new_tokens, "Tokens to generate at most")->capture_default_str()

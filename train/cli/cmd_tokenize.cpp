@@ -1,6 +1,7 @@
 // emrrg tokenize --model M [--bos] [--eos] TEXT...   prints the token ids, space-separated
 // emrrg detokenize --model M ID...                  prints the text
-// M is a SentencePiece tokenizer.model or a llama2.c tokenizer.bin (told apart by content).
+// M is a SentencePiece tokenizer.model, a llama2.c tokenizer.bin or a byte-level BPE tokenizer.json
+// (told apart by content).
 #include <iostream>
 #include <memory>
 #include <string>
@@ -18,13 +19,13 @@ std::string join(const std::vector<std::string>& words) {
 }
 
 const bool tokenize_registered = emrrg::cli::register_command(
-    {"tokenize", "Print the token ids of TEXT (SentencePiece .model or llama2.c tokenizer.bin)",
+    {"tokenize", "Print the token ids of TEXT (SentencePiece .model, llama2.c tokenizer.bin or tokenizer.json)",
      [](CLI::App& app) -> std::function<int()> {
        auto model = std::make_shared<std::string>();
        auto bos = std::make_shared<bool>(false);
        auto eos = std::make_shared<bool>(false);
        auto text = std::make_shared<std::vector<std::string>>();
-       app.add_option("--model,-m", *model, "tokenizer.model or tokenizer.bin")->required();
+       app.add_option("--model,-m", *model, "tokenizer.model, tokenizer.bin or tokenizer.json")->required();
        app.add_flag("--bos", *bos, "Put the BOS id first");
        app.add_flag("--eos", *eos, "Put the EOS id last");
        app.add_option("text", *text, "Text to encode (several words are joined with single spaces; "
@@ -39,11 +40,11 @@ const bool tokenize_registered = emrrg::cli::register_command(
      }});
 
 const bool detokenize_registered = emrrg::cli::register_command(
-    {"detokenize", "Print the text of token ids (SentencePiece .model or llama2.c tokenizer.bin)",
+    {"detokenize", "Print the text of token ids (SentencePiece .model, llama2.c tokenizer.bin or tokenizer.json)",
      [](CLI::App& app) -> std::function<int()> {
        auto model = std::make_shared<std::string>();
        auto ids = std::make_shared<std::vector<int>>();
-       app.add_option("--model,-m", *model, "tokenizer.model or tokenizer.bin")->required();
+       app.add_option("--model,-m", *model, "tokenizer.model, tokenizer.bin or tokenizer.json")->required();
        app.add_option("ids", *ids, "Token ids")->required();
        return [model, ids] {
          const auto tok = emrrg::data::load_tokenizer(*model);

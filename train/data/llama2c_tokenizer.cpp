@@ -2,22 +2,12 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 
 namespace emrrg::data {
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open tokenizer file '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 int32_t read_i32(const std::string& b, size_t off) {
   int32_t v;
@@ -61,7 +51,7 @@ bool looks_like_llama2c_tokenizer(const std::string& bytes) {
   return first_len >= 0 && first_len <= max_len && 12 + static_cast<size_t>(first_len) <= bytes.size();
 }
 
-Llama2cTokenizer::Llama2cTokenizer(const std::string& path) : name_(path) { parse(read_file(path)); }
+Llama2cTokenizer::Llama2cTokenizer(const std::string& path) : name_(path) { parse(read_tokenizer_file(path)); }
 
 Llama2cTokenizer::Llama2cTokenizer(const std::string& bytes, const std::string& name) : name_(name) {
   parse(bytes);
