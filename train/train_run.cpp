@@ -2,11 +2,15 @@
 
 #include <memory>
 #include <ostream>
+#include <sstream>
 #include <stdexcept>
 
 #include "train/config/run_config.h"
 #include "train/config/toml_document.h"
 #include "train/data/loader.h"
+#include "train/distributed/config_agreement.h"
+#include "train/distributed/launch_env.h"
+#include "train/distributed/mpi_communicator.h"
 #include "train/metrics_table.h"
 #include "train/report_lm.h"
 #include "train/report_validation.h"
@@ -47,9 +51,19 @@ ReportLmConfig read_report_lm_config(const toml::table& doc, const std::string& 
 
 }  // namespace
 
-TrainerState run_training(const TrainRunOptions& o, std::ostream& log) {
+TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
   const std::string& source = o.config_path;
   const toml::table doc = config::load_document(source, o.overrides);
+  // Launched as several ranks (mpirun, srun): MPI joins them, and they must agree on the run.
+  std::unique_ptr<distributed::MpiCommunicator> comm;
+  if (distributed::read_launch_env().distributed() || o.zero > 0) {
+    comm = std::make_unique<distributed::MpiCommunicator>(o.dist_timeout);
+    std::ostringstream resolved;
+    resolved << doc << "\nout_dir=" << o.out_dir << "\nresume=" << o.resume_dir << "\nzero=" << o.zero;
+    distributed::check_same_config(*comm, resolved.str());
+  }
+  std::ostringstream quiet;
+  std::ostream& log = !comm || comm->rank() == 0 ? main_log : quiet;  // rank 0 speaks for the job
   config::reject_unknown_tables(doc, {"data", "train", "generate", "report_lm"}, source);
   const config::DataConfig data_config = config::read_data_config(doc, source);
   config::TrainConfig train_config = config::read_train_config(doc, source);
@@ -73,14 +87,25 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& log) {
   loader.batch_size = train_config.batch_size;
   loader.seed = train_config.seed;
   loader.num_workers = data_config.num_workers;
+  if (comm) {
+    loader.rank = comm->rank();
+    loader.world_size = comm->world_size();
+    train_config.trainer.communicator = comm.get();
+    train_config.trainer.zero_stage = o.zero;
+  }
   data::DataLoader train_loader(train_set, loader);
+  // Rank 0 validates on the whole split.
+  loader.rank = 0;
+  loader.world_size = 1;
   loader.shuffle = false;
   data::DataLoader val_loader(val_set, loader);
   LoaderSource train_data(train_loader), val_data(val_loader);
 
   ReportLanguageModel model(lm.llama, tokenizer, train_config.seed);
   log << "train: report language model (" << model.llama().num_parameters() << " parameters) on " << train_set.size()
-      << " training and " << val_set.size() << " validation studies of '" << data_config.annotation << "'\n";
+      << " training and " << val_set.size() << " validation studies of '" << data_config.annotation << "'";
+  if (comm) log << ", data parallel over " << comm->world_size() << " ranks" << (o.zero == 1 ? " with ZeRO-1" : "");
+  log << "\n";
   Trainer trainer(model, train_data, train_config.trainer,
                   [&](Trainable& m, int64_t) { return validate_by_generation(m, val_data, generate_config); }, &log);
   if (!o.resume_dir.empty() && !trainer.resume(o.resume_dir))
