@@ -196,7 +196,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     out.write(static_cast<const char*>(c.raw_data()), static_cast<std::streamsize>(c.numel() * c.element_size()));
   // The last buffered bytes reach the file at close: a full disk shows up there.
   out.close();
-  if (!out) throw std::runtime_error("save_safetensors: write to '" + path + "' failed");
+  if (!out) throw std::runtime_error("save_safetensors: write to '" + path + "' failed: " + std::strerror(errno));
 }
 
 }  // namespace emrrg

@@ -15,8 +15,8 @@ namespace emrrg::train {
 
 namespace {
 [[noreturn]] void fail(const std::string& what, const std::string& path, const char* file, int line) {
-  throw std::runtime_error(what + " '" + path + "': " + std::strerror(errno) + " (" + file + ":" + std::to_string(line) +
-                           ")");
+  throw std::runtime_error(what + " '" + path + "': " + std::strerror(errno) + " (" + file + ":" +
+                           std::to_string(line) + ")");
 }
 #define EMRRG_FILE_FAIL(what, path) fail(what, path, __FILE__, __LINE__)
 

@@ -60,7 +60,8 @@ std::map<std::string, Tensor> read_tensors(const std::string& path) {
 }  // namespace
 
 std::string save_checkpoint(const std::string& checkpoints_dir, const TrainerState& state,
-                            const std::map<std::string, Tensor>& weights, const std::map<std::string, Tensor>& optimizer) {
+                            const std::map<std::string, Tensor>& weights,
+                            const std::map<std::string, Tensor>& optimizer) {
   fs::create_directories(checkpoints_dir);
   const std::string name = step_name(state.step);
   const fs::path final_dir = fs::path(checkpoints_dir) / name;
@@ -77,7 +78,8 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const TrainerSta
     files[kTensorFiles[i]] = file_record(path);
   }
   nlohmann::json gens = nlohmann::json::array();
-  for (const GeneratorState& g : state.generators) gens.push_back({{"name", g.name}, {"seed", g.seed}, {"offset", g.offset}});
+  for (const GeneratorState& g : state.generators)
+    gens.push_back({{"name", g.name}, {"seed", g.seed}, {"offset", g.offset}});
   nlohmann::json j = {{"format", kFormat},
                       {"version", kVersion},
                       {"step", state.step},
@@ -140,7 +142,8 @@ Checkpoint load_checkpoint(const std::string& dir) {
     s.best_step = j.at("best_step").get<int64_t>();
     if (s.best_step >= 0) s.best_score = j.at("best_score").get<double>();
     for (const auto& g : j.at("generators"))
-      s.generators.push_back({g.at("name").get<std::string>(), g.at("seed").get<uint64_t>(), g.at("offset").get<uint64_t>()});
+      s.generators.push_back(
+          {g.at("name").get<std::string>(), g.at("seed").get<uint64_t>(), g.at("offset").get<uint64_t>()});
     if (s.step < 0 || s.epoch < 0) refuse(dir, "negative step or epoch in " + std::string(kStateFile));
   } catch (const nlohmann::json::exception& e) {
     refuse(dir, std::string(kStateFile) + ": " + e.what());

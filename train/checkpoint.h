@@ -25,10 +25,10 @@ struct GeneratorState {
 };
 
 struct TrainerState {
-  int64_t step = 0;              // optimiser steps taken
-  int64_t epoch = 0;             // the epoch the next batch belongs to (0-based)
-  uint64_t batch_in_epoch = 0;   // batches of that epoch already consumed
-  int64_t optimizer_steps = 0;   // AdamW's own count (bias corrections)
+  int64_t step = 0;             // optimiser steps taken
+  int64_t epoch = 0;            // the epoch the next batch belongs to (0-based)
+  uint64_t batch_in_epoch = 0;  // batches of that epoch already consumed
+  int64_t optimizer_steps = 0;  // AdamW's own count (bias corrections)
   int world_size = 1;            // data-parallel ranks that trained it (the data shards depend on it)
   std::vector<GeneratorState> generators;
   double best_score = -std::numeric_limits<double>::infinity();
@@ -44,7 +44,8 @@ struct Checkpoint {
 
 // Writes step_<state.step> under `checkpoints_dir` (created if needed); returns its path.
 std::string save_checkpoint(const std::string& checkpoints_dir, const TrainerState& state,
-                            const std::map<std::string, Tensor>& weights, const std::map<std::string, Tensor>& optimizer);
+                            const std::map<std::string, Tensor>& weights,
+                            const std::map<std::string, Tensor>& optimizer);
 // Reads and verifies one checkpoint directory; throws std::runtime_error naming the directory,
 // the file and what is wrong.
 Checkpoint load_checkpoint(const std::string& dir);

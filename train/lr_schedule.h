@@ -13,7 +13,7 @@ struct LrSchedule {
   int64_t warmup_steps = 0;
   int64_t total_steps = 1;  // optimiser steps of the whole run
   bool per_epoch = false;
-  int64_t epochs = 1;       // used when per_epoch
+  int64_t epochs = 1;  // used when per_epoch
 };
 
 // `step` counts optimiser steps taken before this one (0 for the first), `epoch` is 0-based.

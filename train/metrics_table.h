@@ -11,6 +11,7 @@ namespace emrrg::train {
 
 // `columns`: (heading, metrics); rows are the union of the metric names in sorted order, a
 // metric a column lacks printed as "-".
-void print_metrics_table(std::ostream& out, const std::vector<std::pair<std::string, std::map<std::string, double>>>& columns);
+void print_metrics_table(std::ostream& out,
+                         const std::vector<std::pair<std::string, std::map<std::string, double>>>& columns);
 
 }  // namespace emrrg::train

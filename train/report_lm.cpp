@@ -8,12 +8,12 @@
 
 namespace emrrg::train {
 
-ReportLanguageModel::ReportLanguageModel(const models::LlamaConfig& config, std::shared_ptr<const data::Tokenizer> tokenizer,
-                                         uint64_t seed)
+ReportLanguageModel::ReportLanguageModel(const models::LlamaConfig& config,
+                                         std::shared_ptr<const data::Tokenizer> tokenizer, uint64_t seed)
     : init_(seed), llama_(config, init_), tokenizer_(std::move(tokenizer)) {
   if (config.vocab_size != tokenizer_->vocab_size())
-    throw std::invalid_argument("ReportLanguageModel: vocab_size " + std::to_string(config.vocab_size) + " but the tokenizer has " +
-                                std::to_string(tokenizer_->vocab_size()) + " pieces");
+    throw std::invalid_argument("ReportLanguageModel: vocab_size " + std::to_string(config.vocab_size) +
+                                " but the tokenizer has " + std::to_string(tokenizer_->vocab_size()) + " pieces");
 }
 
 Tensor ReportLanguageModel::loss(const data::Batch& batch) {

@@ -14,7 +14,8 @@ namespace emrrg::train {
 class ReportLanguageModel : public Trainable {
  public:
   // config.vocab_size must be the tokenizer's; parameters are drawn from `seed`.
-  ReportLanguageModel(const models::LlamaConfig& config, std::shared_ptr<const data::Tokenizer> tokenizer, uint64_t seed);
+  ReportLanguageModel(const models::LlamaConfig& config, std::shared_ptr<const data::Tokenizer> tokenizer,
+                      uint64_t seed);
 
   // Mean NLL of the report tokens (report_mask) given BOS and the tokens before them.
   Tensor loss(const data::Batch& batch) override;

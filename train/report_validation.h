@@ -25,4 +25,15 @@ struct GeneratedReport {
 Metrics validate_by_generation(Trainable& model, BatchSource& split, const GenerateConfig& config,
                                std::vector<GeneratedReport>* reports = nullptr);
 
+// validate_by_generation plus test_loss: the mean NLL over every report token of the split,
+// sum(loss(batch) * tokens(batch)) / sum(tokens(batch)) with tokens the batch's report_mask
+// total, exact for a loss that is the mean over the batch's report tokens.
+Metrics evaluate_split(Trainable& model, BatchSource& split, const GenerateConfig& config,
+                       std::vector<GeneratedReport>* reports = nullptr);
+
+// Copies trained weights into the model's trained parameters by name: `path` is a checkpoint
+// folder (its model.safetensors) or a safetensors file. Every trained parameter must be there
+// with its shape; throws naming the file and each missing or mis-shaped name.
+void load_trained_weights(Trainable& model, const std::string& path);
+
 }  // namespace emrrg::train

@@ -19,7 +19,8 @@ struct Cursor {
   bool at_name() const { return i < s.size() && (std::isalpha(static_cast<unsigned char>(s[i])) || s[i] == '_'); }
   std::string name() {
     const size_t b = i;
-    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '.' || s[i] == '/'))
+    while (i < s.size() &&
+           (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '.' || s[i] == '/'))
       ++i;
     return s.substr(b, i - b);
   }
@@ -65,9 +66,12 @@ SelectionFormula::SelectionFormula(const std::string& text) : text_(text) {
     terms_.emplace_back(sign * coef, metric);
     c.skip();
     if (c.i == text_.size()) break;
-    if (c.take('+')) sign = 1.0;
-    else if (c.take('-')) sign = -1.0;
-    else c.fail("expected '+' or '-'");
+    if (c.take('+'))
+      sign = 1.0;
+    else if (c.take('-'))
+      sign = -1.0;
+    else
+      c.fail("expected '+' or '-'");
   }
 }
 

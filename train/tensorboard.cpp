@@ -28,7 +28,9 @@ template <typename T> void put_fixed(std::string& out, T v) {
   std::memcpy(bytes, &v, sizeof(T));  // little-endian host (x86-64, aarch64)
   out.append(bytes, sizeof(T));
 }
-void put_tag(std::string& out, int field, int wire_type) { put_varint(out, static_cast<uint64_t>(field << 3 | wire_type)); }
+void put_tag(std::string& out, int field, int wire_type) {
+  put_varint(out, static_cast<uint64_t>(field << 3 | wire_type));
+}
 void put_bytes(std::string& out, int field, const std::string& bytes) {
   put_tag(out, field, 2);
   put_varint(out, bytes.size());
@@ -70,9 +72,8 @@ TensorBoardWriter::TensorBoardWriter(const std::string& dir, std::function<doubl
           [&] {
             std::filesystem::create_directories(dir);
             const auto seconds = static_cast<int64_t>(system_clock_seconds());
-            return (std::filesystem::path(dir) /
-                    ("events.out.tfevents." + std::to_string(seconds) + "." + host_name() + "." +
-                     std::to_string(getpid())))
+            return (std::filesystem::path(dir) / ("events.out.tfevents." + std::to_string(seconds) + "." + host_name() +
+                                                  "." + std::to_string(getpid())))
                 .string();
           }(),
           std::move(clock), 0) {}

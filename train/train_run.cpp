@@ -1,10 +1,13 @@
 #include "train/train_run.h"
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
 
+#include "train/atomic_file.h"
+#include "train/baselines.h"
 #include "train/config/run_config.h"
 #include "train/config/toml_document.h"
 #include "train/data/loader.h"
@@ -49,69 +52,103 @@ ReportLmConfig read_report_lm_config(const toml::table& doc, const std::string& 
   return c;
 }
 
+// What a config describes: the tables, the tokenizer and the model.
+struct RunSetup {
+  config::DataConfig data;
+  config::TrainConfig train;
+  GenerateConfig generate;
+  std::shared_ptr<const data::Tokenizer> tokenizer;
+  std::unique_ptr<ReportLanguageModel> model;
+
+  RunSetup(const std::string& source, const std::vector<std::string>& overrides) {
+    const toml::table doc = config::load_document(source, overrides);
+    config::reject_unknown_tables(doc, {"data", "train", "generate", "report_lm"}, source);
+    data = config::read_data_config(doc, source);
+    train = config::read_train_config(doc, source);
+    generate = config::read_generate_config(doc, source);
+    ReportLmConfig lm = read_report_lm_config(doc, source);
+    if (data.annotation.empty()) throw std::runtime_error("config '" + source + "': [data] annotation is required");
+    tokenizer = data::load_tokenizer(lm.tokenizer);
+    lm.llama.vocab_size = tokenizer->vocab_size();
+    lm.llama.bos_token_id = tokenizer->bos_id();
+    lm.llama.eos_token_id = tokenizer->eos_id();
+    model = std::make_unique<ReportLanguageModel>(lm.llama, tokenizer, train.seed);
+  }
+
+  data::ReportDataset dataset(const std::string& split) const {
+    data::DatasetConfig c = config::dataset_config(data, split);
+    c.image.size = 16;  // the report language model never looks at the images: decode them small
+    return data::ReportDataset(c, tokenizer);
+  }
+  data::LoaderConfig loader(bool shuffle) const {
+    data::LoaderConfig l;
+    l.batch_size = train.batch_size;
+    l.seed = train.seed;
+    l.shuffle = shuffle;
+    l.num_workers = data.num_workers;
+    return l;
+  }
+};
+
 }  // namespace
 
 TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
-  const std::string& source = o.config_path;
-  const toml::table doc = config::load_document(source, o.overrides);
+  RunSetup setup(o.config_path, o.overrides);
+  if (!o.out_dir.empty()) setup.train.trainer.out_dir = o.out_dir;
   // Launched as several ranks (mpirun, srun): MPI joins them, and they must agree on the run.
   std::unique_ptr<distributed::MpiCommunicator> comm;
   if (distributed::read_launch_env().distributed() || o.zero > 0) {
     comm = std::make_unique<distributed::MpiCommunicator>(o.dist_timeout);
     std::ostringstream resolved;
-    resolved << doc << "\nout_dir=" << o.out_dir << "\nresume=" << o.resume_dir << "\nzero=" << o.zero;
+    resolved << config::load_document(o.config_path, o.overrides) << "\nout_dir=" << o.out_dir << "\nresume=" << o.resume_dir
+             << "\nzero=" << o.zero;
     distributed::check_same_config(*comm, resolved.str());
+    setup.train.trainer.communicator = comm.get();
+    setup.train.trainer.zero_stage = o.zero;
   }
   std::ostringstream quiet;
   std::ostream& log = !comm || comm->rank() == 0 ? main_log : quiet;  // rank 0 speaks for the job
-  config::reject_unknown_tables(doc, {"data", "train", "generate", "report_lm"}, source);
-  const config::DataConfig data_config = config::read_data_config(doc, source);
-  config::TrainConfig train_config = config::read_train_config(doc, source);
-  const GenerateConfig generate_config = config::read_generate_config(doc, source);
-  ReportLmConfig lm = read_report_lm_config(doc, source);
-  if (!o.out_dir.empty()) train_config.trainer.out_dir = o.out_dir;
-  if (data_config.annotation.empty()) throw std::runtime_error("config '" + source + "': [data] annotation is required");
-
-  const std::shared_ptr<const data::Tokenizer> tokenizer = data::load_tokenizer(lm.tokenizer);
-  lm.llama.vocab_size = tokenizer->vocab_size();
-  lm.llama.bos_token_id = tokenizer->bos_id();
-  lm.llama.eos_token_id = tokenizer->eos_id();
-  data::DatasetConfig train_set_config = config::dataset_config(data_config, "train");
-  // The report language model never looks at the images: decode them small.
-  train_set_config.image.size = 16;
-  data::DatasetConfig val_set_config = train_set_config;
-  val_set_config.split = "val";
-  const data::ReportDataset train_set(train_set_config, tokenizer), val_set(val_set_config, tokenizer);
-
-  data::LoaderConfig loader;
-  loader.batch_size = train_config.batch_size;
-  loader.seed = train_config.seed;
-  loader.num_workers = data_config.num_workers;
+  const data::ReportDataset train_set = setup.dataset("train"), val_set = setup.dataset("val");
+  data::LoaderConfig shard = setup.loader(true);
   if (comm) {
-    loader.rank = comm->rank();
-    loader.world_size = comm->world_size();
-    train_config.trainer.communicator = comm.get();
-    train_config.trainer.zero_stage = o.zero;
+    shard.rank = comm->rank();
+    shard.world_size = comm->world_size();
   }
-  data::DataLoader train_loader(train_set, loader);
   // Rank 0 validates on the whole split.
-  loader.rank = 0;
-  loader.world_size = 1;
-  loader.shuffle = false;
-  data::DataLoader val_loader(val_set, loader);
+  data::DataLoader train_loader(train_set, shard), val_loader(val_set, setup.loader(false));
   LoaderSource train_data(train_loader), val_data(val_loader);
-
-  ReportLanguageModel model(lm.llama, tokenizer, train_config.seed);
-  log << "train: report language model (" << model.llama().num_parameters() << " parameters) on " << train_set.size()
-      << " training and " << val_set.size() << " validation studies of '" << data_config.annotation << "'";
+  log << "train: report language model (" << setup.model->llama().num_parameters() << " parameters) on "
+      << train_set.size() << " training and " << val_set.size() << " validation studies of '" << setup.data.annotation
+      << "'";
   if (comm) log << ", data parallel over " << comm->world_size() << " ranks" << (o.zero == 1 ? " with ZeRO-1" : "");
   log << "\n";
-  Trainer trainer(model, train_data, train_config.trainer,
-                  [&](Trainable& m, int64_t) { return validate_by_generation(m, val_data, generate_config); }, &log);
+  Trainer trainer(
+      *setup.model, train_data, setup.train.trainer,
+      [&](Trainable& m, int64_t) { return validate_by_generation(m, val_data, setup.generate); }, &log);
   if (!o.resume_dir.empty() && !trainer.resume(o.resume_dir))
     log << "resume: no checkpoint under '" << o.resume_dir << "' yet; starting at step 0\n";
   trainer.fit();
   return trainer.state();
+}
+
+TestResult run_test(const TestRunOptions& o, std::ostream& log) {
+  RunSetup setup(o.config_path, o.overrides);
+  load_trained_weights(*setup.model, o.weights);
+  const data::ReportDataset train_set = setup.dataset("train"), split = setup.dataset(o.split);
+  data::DataLoader loader(split, setup.loader(false));
+  LoaderSource source(loader);
+  TestResult r;
+  r.metrics = evaluate_split(*setup.model, source, setup.generate, &r.reports);
+  r.baselines = baseline_metrics(train_set, split, setup.train.seed);
+  if (!o.reports_path.empty()) {
+    std::string text;
+    for (const GeneratedReport& g : r.reports)
+      text += nlohmann::json({{"id", g.id}, {"reference", g.reference}, {"generated", g.generated}}).dump() + "\n";
+    write_file_atomic(o.reports_path, text);
+  }
+  log << "test: " << r.reports.size() << " studies of the " << o.split << " split of '" << setup.data.annotation
+      << "'\n";
+  return r;
 }
 
 }  // namespace emrrg::train

@@ -1,4 +1,4 @@
-// `emrrg train`: a TOML config (with --set overrides) -> data sets and loaders, the model, the
+// `emrrg train` and `emrrg test`: a TOML config (with --set overrides) -> data sets and loaders, the model, the
 // Trainer with validation by generation on the val split, optionally resumed from a run folder.
 // The model is the one the config's model table describes; today that is [report_lm] (the
 // text-only report language model, train/report_lm.h).
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "train/checkpoint.h"
+#include "train/report_validation.h"
 
 namespace emrrg::train {
 
@@ -24,5 +25,23 @@ struct TrainRunOptions {
 // Trains to the end; returns the final state. Throws std::runtime_error naming the file and
 // key for a bad config, and the file for bad data.
 TrainerState run_training(const TrainRunOptions& options, std::ostream& log);
+
+struct TestRunOptions {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  std::string weights;  // a checkpoint folder or its model.safetensors
+  std::string split = "test";
+  std::string reports_path;  // non-empty: one JSON line per study {id, reference, generated}
+};
+
+struct TestResult {
+  Metrics metrics;  // every report metric and test_loss
+  std::vector<GeneratedReport> reports;
+  std::vector<std::pair<std::string, Metrics>> baselines;  // most frequent and random training report
+};
+
+// `emrrg test`: generates for every study of the split with the config's [generate] settings and
+// scores the reports beside the two baselines.
+TestResult run_test(const TestRunOptions& options, std::ostream& log);
 
 }  // namespace emrrg::train

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -42,8 +43,11 @@ double peak_rss_mb() {
 std::string format_duration(double seconds) {
   const auto s = static_cast<int64_t>(seconds + 0.5);
   char text[32];
-  if (s >= 3600) std::snprintf(text, sizeof(text), "%lldh%02lldm", static_cast<long long>(s / 3600), static_cast<long long>(s / 60 % 60));
-  else std::snprintf(text, sizeof(text), "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+  if (s >= 3600)
+    std::snprintf(text, sizeof(text), "%lldh%02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60));
+  else
+    std::snprintf(text, sizeof(text), "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
   return text;
 }
 
@@ -51,7 +55,8 @@ std::string format_duration(double seconds) {
 std::pair<double, double> batch_tokens_images(const data::Batch& b) {
   double tokens = 0, images = 0;
   if (b.report_mask.defined()) tokens = sum(b.report_mask).item();
-  if (b.images.defined() && b.images.dim() >= 4) images = static_cast<double>(b.images.numel() / (b.images.size(-1) * b.images.size(-2) * b.images.size(-3)));
+  if (b.images.defined() && b.images.dim() >= 4)
+    images = static_cast<double>(b.images.numel() / (b.images.size(-1) * b.images.size(-2) * b.images.size(-3)));
   return {tokens, images};
 }
 
@@ -64,8 +69,7 @@ struct Trainer::Logs {
   Clock::time_point start = Clock::now();
   int64_t first_step = 0;  // state_.step when this process started
   Clock::time_point window_start = Clock::now();
-  double window_tokens = 0, window_images = 0;
-  int64_t window_steps = 0;
+  double window_tokens = 0, window_images = 0;  // since the last progress line
 
   void write(const nlohmann::json& j) {
     if (!jsonl.is_open()) return;  // a data-parallel rank other than 0
@@ -77,19 +81,33 @@ struct Trainer::Logs {
 Trainer::Trainer(Trainable& model, BatchSource& data, const TrainerOptions& options, Validator validator,
                  std::ostream* log)
     : model_(model), data_(data), options_(options), validator_(std::move(validator)), log_(log) {
-  if (options_.zero_stage != 0 && options_.zero_stage != 1) throw std::invalid_argument("trainer: zero stage must be 0 or 1, got " + std::to_string(options_.zero_stage));
-  if (options_.zero_stage == 1 && !options_.communicator) throw std::invalid_argument("trainer: zero 1 shards over data-parallel ranks and needs a communicator");
+  if (options_.zero_stage != 0 && options_.zero_stage != 1)
+    throw std::invalid_argument("trainer: zero stage must be 0 or 1, got " + std::to_string(options_.zero_stage));
+  if (options_.zero_stage == 1 && !options_.communicator)
+    throw std::invalid_argument("trainer: zero 1 shards over data-parallel ranks and needs a communicator");
   if (!main_rank()) log_ = nullptr;  // rank 0 speaks for the job
-  if (options_.grad_accum < 1) throw std::invalid_argument("trainer: grad_accum must be >= 1, got " + std::to_string(options_.grad_accum));
-  if (options_.epochs < 0 || options_.max_steps < 0) throw std::invalid_argument("trainer: epochs and max_steps must be >= 0");
+  if (options_.grad_accum < 1)
+    throw std::invalid_argument("trainer: grad_accum must be >= 1, got " + std::to_string(options_.grad_accum));
+  if (options_.epochs < 0 || options_.max_steps < 0)
+    throw std::invalid_argument("trainer: epochs and max_steps must be >= 0");
   if (options_.epochs == 0 && options_.max_steps == 0) throw std::invalid_argument("trainer: set epochs or max_steps");
+  if (options_.val_every < 0 || options_.checkpoint_every < 0 || options_.keep_checkpoints < 1 ||
+      options_.log_every < 1)
+    throw std::invalid_argument(
+        "trainer: val_every and checkpoint_every must be >= 0, keep_checkpoints and log_every >= 1");
   SelectionFormula check(options_.best_formula);  // a bad formula fails now, not after an epoch
   const size_t bpe = data_.batches_per_epoch();
   if (bpe == 0) throw std::invalid_argument("trainer: the training data has no batches");
-  steps_per_epoch_ = static_cast<int64_t>((bpe + static_cast<size_t>(options_.grad_accum) - 1) / static_cast<size_t>(options_.grad_accum));
+  steps_per_epoch_ = static_cast<int64_t>((bpe + static_cast<size_t>(options_.grad_accum) - 1) /
+                                          static_cast<size_t>(options_.grad_accum));
   total_steps_ = options_.epochs * steps_per_epoch_;
-  if (options_.max_steps > 0) total_steps_ = options_.epochs > 0 ? std::min(total_steps_, options_.max_steps) : options_.max_steps;
-  schedule_ = {options_.lr, options_.lr_min, options_.warmup_steps, total_steps_, options_.lr_per_epoch,
+  if (options_.max_steps > 0)
+    total_steps_ = options_.epochs > 0 ? std::min(total_steps_, options_.max_steps) : options_.max_steps;
+  schedule_ = {options_.lr,
+               options_.lr_min,
+               options_.warmup_steps,
+               total_steps_,
+               options_.lr_per_epoch,
                options_.epochs > 0 ? options_.epochs : (total_steps_ + steps_per_epoch_ - 1) / steps_per_epoch_};
 
   // AdamW's moments are in group order: decayed parameters first, then the others.
@@ -97,7 +115,8 @@ Trainer::Trainer(Trainable& model, BatchSource& data, const TrainerOptions& opti
   std::set<std::string> names;
   std::vector<Tensor> decayed, plain;
   for (const TrainedParameter& p : all) {
-    if (!names.insert(p.name).second) throw std::invalid_argument("trainer: trained parameter '" + p.name + "' is listed twice");
+    if (!names.insert(p.name).second)
+      throw std::invalid_argument("trainer: trained parameter '" + p.name + "' is listed twice");
     if (p.weight_decay) {
       decayed.push_back(p.tensor);
       params_.push_back(p);
@@ -178,7 +197,9 @@ bool Trainer::resume(const std::string& run_dir) {
       if (log_) *log_ << "resume: " << e.what() << "; trying the previous checkpoint\n";
       continue;
     }
-    if (log_) *log_ << "resume: continuing from " << candidate << " (step " << state_.step << ", epoch " << state_.epoch + 1 << ")\n";
+    if (log_)
+      *log_ << "resume: continuing from " << candidate << " (step " << state_.step << ", epoch " << state_.epoch + 1
+            << ")\n";
     // The log keeps what the checkpoint covers; steps redone after it are written again.
     const std::string jsonl = (fs::path(run_dir) / kJsonl).string();
     if (main_rank() && fs::exists(jsonl)) {
@@ -201,20 +222,28 @@ void Trainer::restore(const Checkpoint& ck) {
   std::vector<std::string> problems;
   for (const TrainedParameter& p : params_) {
     auto it = ck.weights.find(p.name);
-    if (it == ck.weights.end()) problems.push_back("missing weight '" + p.name + "'");
-    else if (it->second.shape() != p.tensor.shape()) problems.push_back("weight '" + p.name + "' has shape " + it->second.str() + ", the model " + p.tensor.str());
+    if (it == ck.weights.end())
+      problems.push_back("missing weight '" + p.name + "'");
+    else if (it->second.shape() != p.tensor.shape())
+      problems.push_back("weight '" + p.name + "' has shape " + it->second.str() + ", the model " + p.tensor.str());
     for (const char* kind : {"exp_avg.", "exp_avg_sq."}) {
       auto m = ck.optimizer.find(kind + p.name);
-      if (m == ck.optimizer.end() || m->second.shape() != p.tensor.shape()) problems.push_back("optimizer state '" + std::string(kind) + p.name + "' missing or mis-shaped");
+      if (m == ck.optimizer.end() || m->second.shape() != p.tensor.shape())
+        problems.push_back("optimizer state '" + std::string(kind) + p.name + "' missing or mis-shaped");
     }
   }
-  if (ck.weights.size() != params_.size()) problems.push_back("it has " + std::to_string(ck.weights.size()) + " weights, the model trains " + std::to_string(params_.size()));
+  if (ck.weights.size() != params_.size())
+    problems.push_back("it has " + std::to_string(ck.weights.size()) + " weights, the model trains " +
+                       std::to_string(params_.size()));
   const auto generators = model_.generators();
   for (const auto& [name, gen] : generators) {
-    const bool found = std::any_of(ck.state.generators.begin(), ck.state.generators.end(), [&](const GeneratorState& g) { return g.name == name; });
+    const bool found = std::any_of(ck.state.generators.begin(), ck.state.generators.end(),
+                                   [&](const GeneratorState& g) { return g.name == name; });
     if (!found) problems.push_back("no state for random stream '" + name + "'");
   }
-  if (ck.state.step > total_steps_) problems.push_back("its step " + std::to_string(ck.state.step) + " is past this run's " + std::to_string(total_steps_) + " steps");
+  if (ck.state.step > total_steps_)
+    problems.push_back("its step " + std::to_string(ck.state.step) + " is past this run's " +
+                       std::to_string(total_steps_) + " steps");
   if (!problems.empty()) {
     std::string all;
     for (const std::string& p : problems) all += (all.empty() ? "" : "; ") + p;
@@ -283,8 +312,10 @@ bool Trainer::step() {
     fs::create_directories(options_.out_dir);
     logs_ = std::make_unique<Logs>();
     if (main_rank()) logs_->jsonl.open((fs::path(options_.out_dir) / kJsonl).string(), std::ios::app);
-    if (main_rank() && !logs_->jsonl) throw std::runtime_error("trainer: cannot open '" + (fs::path(options_.out_dir) / kJsonl).string() + "'");
-    if (options_.tensorboard && main_rank()) logs_->tensorboard = std::make_unique<TensorBoardWriter>((fs::path(options_.out_dir) / "tensorboard").string());
+    if (main_rank() && !logs_->jsonl)
+      throw std::runtime_error("trainer: cannot open '" + (fs::path(options_.out_dir) / kJsonl).string() + "'");
+    if (options_.tensorboard && main_rank())
+      logs_->tensorboard = std::make_unique<TensorBoardWriter>((fs::path(options_.out_dir) / "tensorboard").string());
     logs_->first_step = state_.step;
   }
   const auto step_start = Clock::now();
@@ -300,13 +331,21 @@ bool Trainer::step() {
       data_.start_epoch(state_.epoch, static_cast<size_t>(state_.batch_in_epoch));
       epoch_started_ = true;
     }
-    const int64_t want = std::min<int64_t>(options_.grad_accum, static_cast<int64_t>(bpe - std::min<size_t>(bpe, state_.batch_in_epoch)));
+    const int64_t want = std::min<int64_t>(options_.grad_accum,
+                                           static_cast<int64_t>(bpe - std::min<size_t>(bpe, state_.batch_in_epoch)));
     data::Batch batch;
     while (micro < want && data_.next(batch)) {
       Tensor loss = model_.loss(batch);
+      const double value = loss.item();
+      // Stop before the update: the last checkpoint stays the last good state.
+      if (!std::isfinite(value))
+        throw std::runtime_error("trainer: the loss is " + std::to_string(value) + " at step " +
+                                 std::to_string(state_.step + 1) + " (epoch " + std::to_string(state_.epoch + 1) +
+                                 ", batch " + std::to_string(data_.position()) + ", first study '" +
+                                 (batch.ids.empty() ? std::string() : batch.ids[0]) + "')");
       // Each micro-batch contributes 1/want of the step's gradient.
       autograd::backward(mul(loss, 1.0 / static_cast<double>(want)));
-      loss_sum += loss.item();
+      loss_sum += value;
       const auto [t, i] = batch_tokens_images(batch);
       tokens += t;
       images += i;
@@ -331,12 +370,25 @@ bool Trainer::step() {
   ++state_.step;
   const StepRecord rec{state_.step, step_epoch, loss_sum / static_cast<double>(micro), lr, grad_norm};
   history_.push_back(rec);
+  log_step(rec, micro, tokens, images, std::chrono::duration<double>(Clock::now() - step_start).count());
+  validate_and_checkpoint(epoch_ended, step_epoch);
+  return true;
+}
 
-  const auto now = Clock::now();
-  const double step_seconds = std::chrono::duration<double>(now - step_start).count();
-  logs_->write({{"type", "train"}, {"step", rec.step}, {"epoch", rec.epoch + 1}, {"loss", rec.loss}, {"lr", rec.lr},
-                {"grad_norm", rec.grad_norm}, {"micro_batches", micro}, {"tokens_per_s", tokens / step_seconds},
-                {"images_per_s", images / step_seconds}, {"step_seconds", step_seconds}, {"peak_rss_mb", peak_rss_mb()}});
+void Trainer::log_step(const StepRecord& rec, int64_t micro, double tokens, double images, double step_seconds) {
+  nlohmann::json j = {{"type", "train"},
+                      {"step", rec.step},
+                      {"epoch", rec.epoch + 1},
+                      {"loss", rec.loss},
+                      {"lr", rec.lr},
+                      {"grad_norm", rec.grad_norm},
+                      {"micro_batches", micro},
+                      {"tokens_per_s", tokens / step_seconds},
+                      {"images_per_s", images / step_seconds},
+                      {"step_seconds", step_seconds},
+                      {"peak_rss_mb", peak_rss_mb()}};
+  if (options_.device_memory_mb) j["device_peak_mb"] = options_.device_memory_mb();
+  logs_->write(j);
   if (logs_->tensorboard) {
     logs_->tensorboard->add_scalar("train/loss", rec.loss, rec.step);
     logs_->tensorboard->add_scalar("train/lr", rec.lr, rec.step);
@@ -344,24 +396,23 @@ bool Trainer::step() {
   }
   logs_->window_tokens += tokens;
   logs_->window_images += images;
-  ++logs_->window_steps;
-  if (log_ && (rec.step % std::max<int64_t>(options_.log_every, 1) == 0 || rec.step == total_steps_ || rec.step == logs_->first_step + 1)) {
-    const double window = std::chrono::duration<double>(now - logs_->window_start).count();
-    const double elapsed = std::chrono::duration<double>(now - logs_->start).count();
-    const double per_step = elapsed / static_cast<double>(state_.step - logs_->first_step);
-    char line[320];
-    std::snprintf(line, sizeof(line),
-                  "step %lld/%lld  epoch %lld  loss %.4f  lr %.3g  gnorm %.3g  |  %.0f tok/s  %.1f img/s  |  %s elapsed, eta %s\n",
-                  static_cast<long long>(rec.step), static_cast<long long>(total_steps_), static_cast<long long>(rec.epoch + 1), rec.loss,
-                  rec.lr, rec.grad_norm, logs_->window_tokens / window, logs_->window_images / window,
-                  format_duration(elapsed).c_str(), format_duration(per_step * static_cast<double>(total_steps_ - state_.step)).c_str());
-    *log_ << line << std::flush;
-    logs_->window_start = now;
-    logs_->window_tokens = logs_->window_images = 0;
-    logs_->window_steps = 0;
-  }
-  validate_and_checkpoint(epoch_ended, step_epoch);
-  return true;
+  const bool due = rec.step % options_.log_every == 0 || rec.step == total_steps_ || rec.step == logs_->first_step + 1;
+  if (!log_ || !due) return;
+  const auto now = Clock::now();
+  const double window = std::chrono::duration<double>(now - logs_->window_start).count();
+  const double elapsed = std::chrono::duration<double>(now - logs_->start).count();
+  const double per_step = elapsed / static_cast<double>(state_.step - logs_->first_step);
+  char line[320];
+  std::snprintf(line, sizeof(line),
+                "step %lld/%lld  epoch %lld  loss %.4f  lr %.3g  gnorm %.3g  |  %.0f tok/s  %.1f img/s  |  %s elapsed, "
+                "eta %s\n",
+                static_cast<long long>(rec.step), static_cast<long long>(total_steps_),
+                static_cast<long long>(rec.epoch + 1), rec.loss, rec.lr, rec.grad_norm, logs_->window_tokens / window,
+                logs_->window_images / window, format_duration(elapsed).c_str(),
+                format_duration(per_step * static_cast<double>(total_steps_ - state_.step)).c_str());
+  *log_ << line << std::flush;
+  logs_->window_start = now;
+  logs_->window_tokens = logs_->window_images = 0;
 }
 
 void Trainer::validate_and_checkpoint(bool epoch_ended, int64_t step_epoch) {
@@ -393,7 +444,8 @@ void Trainer::validate_and_checkpoint(bool epoch_ended, int64_t step_epoch) {
       state_.best_score = score;
       state_.best_step = step;
     }
-    nlohmann::json j = {{"type", "val"}, {"step", step}, {"epoch", step_epoch + 1}, {"score", score}, {"metrics", metrics}};
+    nlohmann::json j = {
+        {"type", "val"}, {"step", step}, {"epoch", step_epoch + 1}, {"score", score}, {"metrics", metrics}};
     logs_->write(j);
     if (logs_->tensorboard) {
       for (const auto& [name, value] : metrics) logs_->tensorboard->add_scalar("val/" + name, value, step);
@@ -401,15 +453,22 @@ void Trainer::validate_and_checkpoint(bool epoch_ended, int64_t step_epoch) {
     }
     if (log_) {
       *log_ << "validation at step " << step << ": score " << score << " (" << options_.best_formula << ")"
-            << (new_best ? ", new best" : ", best " + std::to_string(state_.best_score) + " at step " + std::to_string(state_.best_step)) << "\n";
+            << (new_best
+                    ? ", new best"
+                    : ", best " + std::to_string(state_.best_score) + " at step " + std::to_string(state_.best_step))
+            << "\n";
       print_metrics_table(*log_, {{"val", metrics}});
     }
   }
-  const bool periodic = options_.checkpoint_every > 0 ? step % options_.checkpoint_every == 0 : (val_due || (!validator_ && epoch_ended));
+  const bool periodic =
+      options_.checkpoint_every > 0 ? step % options_.checkpoint_every == 0 : (val_due || (!validator_ && epoch_ended));
   if (periodic || new_best || last) {
     const std::string dir = save_checkpoint_now();
     if (new_best && main_rank()) {
-      const nlohmann::json best = {{"step", state_.best_step}, {"score", state_.best_score}, {"checkpoint", dir}, {"formula", options_.best_formula}};
+      const nlohmann::json best = {{"step", state_.best_step},
+                                   {"score", state_.best_score},
+                                   {"checkpoint", dir},
+                                   {"formula", options_.best_formula}};
       write_file_atomic((fs::path(options_.out_dir) / "best.json").string(), best.dump(2) + "\n");
     }
   }

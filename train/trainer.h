@@ -39,14 +39,17 @@ struct TrainerOptions {
   double weight_decay = 0.01;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   int64_t grad_accum = 1;
-  double clip = 1.0;            // max gradient norm; 0 disables clipping
-  int64_t val_every = 0;        // validate every N steps; 0: at the end of each epoch
-  int64_t checkpoint_every = 0; // checkpoint every N steps; 0: after each validation
-  int keep_checkpoints = 2;     // newest kept besides the best
+  double clip = 1.0;             // max gradient norm; 0 disables clipping
+  int64_t val_every = 0;         // validate every N steps; 0: at the end of each epoch
+  int64_t checkpoint_every = 0;  // checkpoint every N steps; 0: after each validation
+  int keep_checkpoints = 2;      // newest kept besides the best
   std::string best_formula = "0.8 * bleu_4 + 0.2 * cider";
   std::string out_dir = "runs/emrrg";
-  int64_t log_every = 10;       // progress line every N steps (JSONL and TensorBoard get every step)
+  int64_t log_every = 10;  // progress line every N steps (JSONL and TensorBoard get every step)
   bool tensorboard = true;
+  // Peak device memory in MiB for the JSONL (the CUDA caching allocator's statistics); unset on
+  // the CPU, where the log has the process's peak resident memory.
+  std::function<double()> device_memory_mb;
   // Data parallel over the communicator's ranks (null: one process). Each rank's BatchSource
   // delivers its own shard; gradients are averaged in buckets of bucket_bytes; rank 0 logs,
   // validates and writes checkpoints (docs/DISTRIBUTED.md).
@@ -62,7 +65,7 @@ using Validator = std::function<Metrics(Trainable& model, int64_t step)>;
 struct StepRecord {
   int64_t step = 0;  // 1-based: the step just taken
   int64_t epoch = 0;
-  double loss = 0;   // mean of the micro-batch losses
+  double loss = 0;  // mean of the micro-batch losses
   double lr = 0;
   double grad_norm = 0;  // before clipping
 };
@@ -92,6 +95,7 @@ class Trainer {
 
  private:
   struct Logs;
+  void log_step(const StepRecord& rec, int64_t micro, double tokens, double images, double step_seconds);
   void validate_and_checkpoint(bool epoch_ended, int64_t step_epoch);
   void restore(const Checkpoint& ck);
   bool main_rank() const;

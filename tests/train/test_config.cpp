@@ -93,7 +93,10 @@ TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
   EXPECT_NE(msg.find("[data] max_length must be an integer, got a number with a fraction"), std::string::npos) << msg;
   path = write_config(dir, "[data]\ndataset = \"iu\"\n");
   msg = error_of([&] { config::read_data_config(config::load_document(path), path); });
-  EXPECT_NE(msg.find("[data] dataset must be one of \"iu_xray\", \"mimic_cxr\", \"chexpert_plus\", \"demo\", got \"iu\""), std::string::npos) << msg;
+  EXPECT_NE(
+      msg.find("[data] dataset must be one of \"iu_xray\", \"mimic_cxr\", \"chexpert_plus\", \"demo\", got \"iu\""),
+      std::string::npos)
+      << msg;
   path = write_config(dir, "[generate]\nbeams = 0\n");
   msg = error_of([&] { config::read_generate_config(config::load_document(path), path); });
   EXPECT_NE(msg.find("[generate] beams must be >= 1, got 0"), std::string::npos) << msg;
@@ -120,7 +123,7 @@ TEST(Config, SetOverridesAnyKeyBeforeTheTablesAreRead) {
   const config::TrainConfig t = config::read_train_config(doc, path);
   EXPECT_DOUBLE_EQ(t.trainer.lr, 3e-4);
   EXPECT_EQ(t.trainer.epochs, 2);
-  EXPECT_EQ(t.trainer.out_dir, "2024");  // replaces a string: stays a string
+  EXPECT_EQ(t.trainer.out_dir, "2024");                            // replaces a string: stays a string
   EXPECT_EQ(config::read_data_config(doc, path).dataset, "demo");  // a bare word is a string
   EXPECT_EQ(config::read_generate_config(doc, path).beams, 3);
   // Other helpers' tables see the overrides in the document, nested tables created as needed.

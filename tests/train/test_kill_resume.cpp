@@ -3,6 +3,7 @@
 // random points inside checkpoint writes (the run kills itself at its N-th fsync), resumed each
 // time, and must end with the weights and the loss of every step bit-identical to an
 // uninterrupted run, redoing at most one checkpoint interval (here one step) per kill.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -26,14 +27,23 @@ namespace fs = std::filesystem;
 constexpr int kSteps = 20;
 constexpr int kKills = 9;
 
+// Starts the run with its stdout appended to <out>.stdout. Everything is prepared before fork:
+// the child of a multi-threaded process only opens, dups and execs.
 pid_t start_run(const std::string& out, long kill_at_fsync = 0) {
+  const std::string log = out + ".stdout", steps = std::to_string(kSteps);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  if (kill_at_fsync > 0) env_strings.push_back("EMRRG_KILL_AT_FSYNC=" + std::to_string(kill_at_fsync));
+  std::vector<char*> env;
+  for (std::string& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
+  char* const argv[] = {const_cast<char*>(EMRRG_KILL_RUN_BINARY), const_cast<char*>(out.c_str()),
+                        const_cast<char*>(steps.c_str()), nullptr};
   const pid_t pid = fork();
   if (pid == 0) {
-    if (kill_at_fsync > 0) setenv("EMRRG_KILL_AT_FSYNC", std::to_string(kill_at_fsync).c_str(), 1);
-    const std::string log = out + ".stdout";
-    std::freopen(log.c_str(), "a", stdout);
-    const std::string steps = std::to_string(kSteps);
-    execl(EMRRG_KILL_RUN_BINARY, EMRRG_KILL_RUN_BINARY, out.c_str(), steps.c_str(), static_cast<char*>(nullptr));
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) dup2(fd, STDOUT_FILENO);
+    execve(EMRRG_KILL_RUN_BINARY, argv, env.data());
     _exit(127);
   }
   return pid;
@@ -77,7 +87,8 @@ TEST(KillResume, SigkillAnywhereLosesNothing) {
   const std::string reference = dir / "reference", killed = dir / "killed";
   const auto start = std::chrono::steady_clock::now();
   ASSERT_EQ(wait_exit(start_run(reference)), 0);
-  const auto reference_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  const auto reference_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
 
   data::Rng rng(2026);
   int kills = 0, kills_in_checkpoint_writes = 0, runs = 0;

@@ -5,7 +5,6 @@
 
 #include <numeric>
 
-#include "runtime/threading.h"
 #include "tests/train/trainer_test_util.h"
 #include "train/data/loader.h"
 #include "train/report_lm.h"
@@ -18,7 +17,8 @@ using testing::ScratchDir;
 
 struct PhantomData {
   ScratchDir dir{"phantom"};
-  std::shared_ptr<const data::Tokenizer> tokenizer = data::load_tokenizer(std::string(EMRRG_FIXTURES_DIR) + "/tokenizers/tok512.model");
+  std::shared_ptr<const data::Tokenizer> tokenizer =
+      data::load_tokenizer(std::string(EMRRG_FIXTURES_DIR) + "/tokenizers/tok512.model");
   std::unique_ptr<data::ReportDataset> train, val;
   PhantomData() {
     data::DatasetConfig d;
@@ -35,14 +35,6 @@ const PhantomData& phantom() {
   static const PhantomData data;
   return data;
 }
-
-// Models this small run best on one thread: OpenMP's barriers next to the loader's workers on a
-// loaded 2-core machine cost more than the arithmetic.
-struct OneThread {
-  int previous = num_threads();
-  OneThread() { set_num_threads(1); }
-  ~OneThread() { set_num_threads(previous); }
-};
 
 std::unique_ptr<train::ReportLanguageModel> tiny_lm(uint64_t seed) {
   models::LlamaConfig c;
@@ -79,9 +71,10 @@ train::TrainerOptions lm_options(const std::string& out) {
 
 TEST(ReportLanguageModel, LearnsThePhantomReportsAndIsValidatedByGeneration) {
   ScratchDir dir("report_lm");
-  OneThread one_thread;
+  testing::OneThread one_thread;
   auto model = tiny_lm(1);
-  data::DataLoader train_loader(*phantom().train, loader_config(true)), val_loader(*phantom().val, loader_config(false));
+  data::DataLoader train_loader(*phantom().train, loader_config(true)),
+      val_loader(*phantom().val, loader_config(false));
   train::LoaderSource train_data(train_loader), val_data(val_loader);
   train::GenerateConfig gen;
   gen.beams = 2;
@@ -112,7 +105,7 @@ TEST(ReportLanguageModel, LearnsThePhantomReportsAndIsValidatedByGeneration) {
 
 TEST(ReportLanguageModel, ResumesBitIdenticallyInTheMiddleOfAnEpochOfTheLoader) {
   ScratchDir dir("report_lm_resume");
-  OneThread one_thread;
+  testing::OneThread one_thread;
   train::TrainerOptions o = lm_options(dir / "straight");
   o.max_steps = 8;
   o.checkpoint_every = 4;

@@ -41,7 +41,8 @@ std::string write_fixture_events(const std::string& path) {
 TEST(TensorBoard, WritesTheCommittedFileWhichTensorBoardReads) {
   ScratchDir dir("tensorboard");
   const std::string path = write_fixture_events(dir / "events.out.tfevents.fixture");
-  if (const char* update = std::getenv("EMRRG_UPDATE_TB_FIXTURE")) std::ofstream(update, std::ios::binary) << train::read_file(path);
+  if (const char* update = std::getenv("EMRRG_UPDATE_TB_FIXTURE"))
+    std::ofstream(update, std::ios::binary) << train::read_file(path);
   // The writer's bytes are the file the golden script gave to TensorBoard's reader...
   EXPECT_EQ(train::read_file(path), train::read_file(kFixtureDir + "/events.out.tfevents.fixture"));
   // ...and the reader's verdict lists exactly the scalars written (tests/golden/read_tensorboard_events.py).
@@ -50,7 +51,9 @@ TEST(TensorBoard, WritesTheCommittedFileWhichTensorBoardReads) {
   EXPECT_EQ(verdict["first_wall_time"], 1700000000.75);
   EXPECT_EQ(verdict["events"], 6);  // the reader stops at a record with a bad CRC
   const nlohmann::json expected = {
-      {"train/loss", {{{"step", 1}, {"value", 2.5}, {"wall_time", 1700000001.25}}, {{"step", 2}, {"value", 1.25}, {"wall_time", 1700000001.75}}}},
+      {"train/loss",
+       {{{"step", 1}, {"value", 2.5}, {"wall_time", 1700000001.25}},
+        {{"step", 2}, {"value", 1.25}, {"wall_time", 1700000001.75}}}},
       {"train/lr", {{{"step", 2}, {"value", static_cast<double>(1e-4f)}, {"wall_time", 1700000002.25}}}},
       {"val/bleu_4", {{{"step", 10}, {"value", static_cast<double>(0.1f)}, {"wall_time", 1700000002.75}}}},
       {"val/score", {{{"step", 3000000000LL}, {"value", -3.75}, {"wall_time", 1700000003.25}}}}};

@@ -2,6 +2,7 @@
 // errors, --set, --resume).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -19,9 +20,11 @@ using testing::ScratchDir;
 std::string write_run_config(const ScratchDir& dir) {
   const std::string annotation = testing::make_phantom(dir / "data", 16);
   const std::string path = dir / "run.toml";
-  std::ofstream(path) << "[data]\nannotation = \"" << annotation << "\"\ndataset = \"demo\"\nmax_length = 32\nnum_workers = 1\n"
+  std::ofstream(path) << "[data]\nannotation = \"" << annotation
+                      << "\"\ndataset = \"demo\"\nmax_length = 32\nnum_workers = 1\n"
                       << "[train]\nbatch_size = 4\nepochs = 0\nmax_steps = 6\nlr = 1e-2\nlr_min = 1e-3\nval_every = 3\n"
-                      << "checkpoint_every = 2\nout_dir = \"" << dir / "out" << "\"\nlog_every = 1\n"
+                      << "checkpoint_every = 2\nout_dir = \"" << dir / "out"
+                      << "\"\nlog_every = 1\n"
                       << "[generate]\nbeams = 1\nmax_new_tokens = 6\n"
                       << "[report_lm]\ntokenizer = \"" << EMRRG_FIXTURES_DIR << "/tokenizers/tok512.model\"\n"
                       << "hidden_size = 16\nintermediate_size = 32\nlayers = 1\nheads = 2\nkv_heads = 2\n";
@@ -41,6 +44,7 @@ int run_emrrg(const std::string& args, std::string& output) {
 
 TEST(TrainCommand, TrainsValidatesCheckpointsAndLogs) {
   ScratchDir dir("train_command");
+  testing::OneThread one_thread;
   std::ostringstream log;
   train::TrainRunOptions o;
   o.config_path = write_run_config(dir);
@@ -62,7 +66,7 @@ TEST(TrainCommand, TrainsValidatesCheckpointsAndLogs) {
     }
   }
   EXPECT_EQ(train_lines, 5);
-  EXPECT_EQ(val_lines, 2);  // step 3 and the last step
+  EXPECT_EQ(val_lines, 2);                                                 // step 3 and the last step
   EXPECT_EQ(train::list_checkpoints(dir / "out/checkpoints").size(), 3u);  // 4, 5 and the best, 3
   EXPECT_FALSE(std::filesystem::is_empty(dir / "out/tensorboard"));
   EXPECT_NE(log.str().find("validation at step 3"), std::string::npos) << log.str();
@@ -73,7 +77,9 @@ TEST(TrainCommand, ProgramReportsConfigErrorsAndResumes) {
   const std::string config = write_run_config(dir);
   std::string out;
   EXPECT_EQ(run_emrrg("train --config " + config + " --set train.lr=fast", out), 1);
-  EXPECT_NE(out.find("emrrg: error: config '" + config + "': [train] lr must be a number, got a string"), std::string::npos) << out;
+  EXPECT_NE(out.find("emrrg: error: config '" + config + "': [train] lr must be a number, got a string"),
+            std::string::npos)
+      << out;
   EXPECT_EQ(run_emrrg("train --config " + config + " --set report_lm.depth=3", out), 1);
   EXPECT_NE(out.find("[report_lm] unknown key 'depth'"), std::string::npos) << out;
 
@@ -85,6 +91,50 @@ TEST(TrainCommand, ProgramReportsConfigErrorsAndResumes) {
   ASSERT_EQ(run_emrrg("train --config " + config + " --resume " + run, out), 0) << out;
   EXPECT_NE(out.find("continuing from " + run + "/checkpoints/step_00000004"), std::string::npos) << out;
   EXPECT_EQ(train::read_file(run + "/checkpoints/step_00000006/model.safetensors"), first);
+}
+
+TEST(TestCommand, ScoresTheTestSplitBesideTheBaselinesWithTestLoss) {
+  ScratchDir dir("test_command");
+  testing::OneThread one_thread;
+  const std::string config = write_run_config(dir);
+  std::ostringstream log;
+  train::TrainRunOptions t;
+  t.config_path = config;
+  train::run_training(t, log);
+  train::TestRunOptions o;
+  o.config_path = config;
+  o.weights = dir / "out/checkpoints/step_00000006";
+  o.reports_path = dir / "reports.jsonl";
+  const train::TestResult r = train::run_test(o, log);
+  ASSERT_EQ(r.reports.size(), 6u);  // the phantom test split
+  EXPECT_GT(r.metrics.at("test_loss"), 0.0);
+  EXPECT_LT(r.metrics.at("test_loss"), std::log(512.0));  // trained: better than uniform over the vocabulary
+  ASSERT_EQ(r.baselines.size(), 2u);
+  std::ifstream in(o.reports_path);
+  int lines = 0;
+  for (std::string line; std::getline(in, line); ++lines)
+    EXPECT_EQ(nlohmann::json::parse(line)["reference"], r.reports[static_cast<size_t>(lines)].reference);
+  EXPECT_EQ(lines, 6);
+
+  // The same weights, from the file; wrong weights are refused by name.
+  o.weights = dir / "out/checkpoints/step_00000006/model.safetensors";
+  o.reports_path.clear();
+  EXPECT_EQ(train::run_test(o, log).metrics.at("test_loss"), r.metrics.at("test_loss"));
+  o.overrides = {"report_lm.hidden_size=32"};
+  try {
+    train::run_test(o, log);
+    ADD_FAILURE() << "weights of another shape loaded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("do not fit the model; 'model.embed_tokens.weight' has another shape"),
+              std::string::npos)
+        << e.what();
+  }
+  std::string out;
+  ASSERT_EQ(run_emrrg("test --config " + config + " --weights " + dir / "out/checkpoints/step_00000006" + " --json", out), 0)
+      << out;
+  const nlohmann::json j = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_EQ(j["model"]["test_loss"], r.metrics.at("test_loss"));
+  EXPECT_TRUE(j["most frequent"].contains("cider"));
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -39,7 +42,8 @@ TEST(LrSchedule, PerEpochFollowsCosineAnnealingLR) {
   // torch.optim.lr_scheduler.CosineAnnealingLR(T_max=5, eta_min=1e-6) from lr 1e-4, stepped per
   // epoch: eta_min + (lr - eta_min) * (1 + cos(pi * e / 5)) / 2.
   const train::LrSchedule s{1e-4, 1e-6, 0, 50, true, 5};
-  const double expected[] = {1e-4, 9.05463412215599e-05, 6.57963412215599e-05, 3.52036587784401e-05, 1.0453658778440105e-05};
+  const double expected[] = {1e-4, 9.05463412215599e-05, 6.57963412215599e-05, 3.52036587784401e-05,
+                             1.0453658778440105e-05};
   for (int e = 0; e < 5; ++e) {
     EXPECT_NEAR(train::learning_rate(s, e * 10, e), expected[e], 1e-18) << "epoch " << e;
     EXPECT_EQ(train::learning_rate(s, e * 10, e), train::learning_rate(s, e * 10 + 9, e));
@@ -50,7 +54,7 @@ TEST(GradClip, ScalesTheTotalNormToMaxNormLikePyTorch) {
   Tensor a = zeros({2}).set_requires_grad(), b = zeros({1}).set_requires_grad(), c = zeros({1}).set_requires_grad();
   a.set_grad(from_vector<float>({3, 0}, {2}));
   b.set_grad(from_vector<float>({4}, {1}));
-  EXPECT_DOUBLE_EQ(train::clip_grad_norm({a, b, c}, 10.0), 5.0);  // c has no gradient
+  EXPECT_DOUBLE_EQ(train::clip_grad_norm({a, b, c}, 10.0), 5.0);       // c has no gradient
   EXPECT_EQ(a.grad().to_vector<float>(), (std::vector<float>{3, 0}));  // under the limit: untouched
   EXPECT_DOUBLE_EQ(train::clip_grad_norm({a, b, c}, 1.0), 5.0);
   const float coef = static_cast<float>(1.0 / (5.0 + 1e-6));
@@ -63,7 +67,9 @@ TEST(GradClip, ScalesTheTotalNormToMaxNormLikePyTorch) {
 TEST(SelectionFormula, LinearCombinationsOfMetrics) {
   const train::SelectionFormula f("0.8 * bleu_4 + 0.2*cider");
   EXPECT_DOUBLE_EQ(f.evaluate({{"bleu_4", 0.5}, {"cider", 2.0}, {"meteor", 9}}), 0.8);
-  EXPECT_DOUBLE_EQ(train::SelectionFormula("ce_f1 - 0.5 * rouge_l + bleu_1 * 2").evaluate({{"ce_f1", 1}, {"rouge_l", 1}, {"bleu_1", 1}}), 2.5);
+  EXPECT_DOUBLE_EQ(train::SelectionFormula("ce_f1 - 0.5 * rouge_l + bleu_1 * 2")
+                       .evaluate({{"ce_f1", 1}, {"rouge_l", 1}, {"bleu_1", 1}}),
+                   2.5);
   try {
     f.evaluate({{"bleu_4", 1}});
     FAIL();
@@ -121,6 +127,7 @@ TEST(Trainer, UnevenLastStepOfAnEpochUsesTheBatchesLeft) {
   train::TrainerOptions o = quiet_options(dir.path);
   o.grad_accum = 3;
   o.epochs = 2;
+  o.device_memory_mb = [] { return 12.5; };
   train::Trainer t(m, data, o);
   EXPECT_EQ(t.steps_per_epoch(), 3);
   t.fit();
@@ -129,7 +136,11 @@ TEST(Trainer, UnevenLastStepOfAnEpochUsesTheBatchesLeft) {
   // The JSONL records the micro-batches of every step.
   std::ifstream in(dir / "log.jsonl");
   std::vector<int64_t> micro;
-  for (std::string line; std::getline(in, line);) micro.push_back(nlohmann::json::parse(line)["micro_batches"]);
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    micro.push_back(j["micro_batches"]);
+    EXPECT_EQ(j["device_peak_mb"], 12.5);
+  }
   EXPECT_EQ(micro, (std::vector<int64_t>{3, 3, 2, 3, 3, 2}));
 }
 
@@ -233,7 +244,8 @@ TEST(Checkpoint, CorruptStateOrDataIsRefusedWithTheReason) {
   s.step = 3;
   s.generators = {{"dropout", 5, 17}};
   const std::map<std::string, Tensor> w = {{"w", from_vector<float>({1, 2, 3}, {3})}};
-  const std::string ck = train::save_checkpoint(dir.path, s, w, {{"exp_avg.w", zeros({3})}, {"exp_avg_sq.w", zeros({3})}});
+  const std::string ck =
+      train::save_checkpoint(dir.path, s, w, {{"exp_avg.w", zeros({3})}, {"exp_avg_sq.w", zeros({3})}});
   const train::Checkpoint back = train::load_checkpoint(ck);
   EXPECT_EQ(back.state.step, 3);
   EXPECT_EQ(back.state.generators[0].offset, 17u);
@@ -290,7 +302,8 @@ TEST(Trainer, ValidationKeepsTheBestCheckpointByTheFormula) {
   EXPECT_EQ(best["step"], 6);
   // Only the newest checkpoint is kept, and the best one.
   std::vector<std::string> kept;
-  for (const std::string& c : train::list_checkpoints(dir / "checkpoints")) kept.push_back(std::filesystem::path(c).filename());
+  for (const std::string& c : train::list_checkpoints(dir / "checkpoints"))
+    kept.push_back(std::filesystem::path(c).filename());
   EXPECT_EQ(kept, (std::vector<std::string>{"step_00000012", "step_00000006"}));
   EXPECT_EQ(train::load_checkpoint(best["checkpoint"]).state.step, 6);
   // The table and the progress line.
@@ -298,6 +311,88 @@ TEST(Trainer, ValidationKeepsTheBestCheckpointByTheFormula) {
   EXPECT_NE(log.str().find("bleu_4"), std::string::npos);
   EXPECT_NE(log.str().find("eta"), std::string::npos);
   EXPECT_NE(log.str().find("tok/s"), std::string::npos);
+}
+
+// Files may not grow past `bytes` while it lives (a full disk, as EFBIG instead of ENOSPC).
+struct FileSizeLimit {
+  rlimit previous{};
+  void (*previous_handler)(int);
+  explicit FileSizeLimit(rlim_t bytes) {
+    getrlimit(RLIMIT_FSIZE, &previous);
+    previous_handler = std::signal(SIGXFSZ, SIG_IGN);  // a failed write instead of a killed process
+    rlimit limit = previous;
+    limit.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &previous);
+    std::signal(SIGXFSZ, previous_handler);
+  }
+};
+
+TEST(Trainer, FullDiskDuringACheckpointKeepsThePreviousOne) {
+  ScratchDir dir("full_disk");
+  const auto options = [&] {
+    train::TrainerOptions o = quiet_options(dir / "run");
+    o.checkpoint_every = 1;
+    o.epochs = 0;
+    o.max_steps = 4;
+    return o;
+  };
+  SpiralSource data(40, 8, 1);
+  {
+    SpiralMlp m(6, 0.1, 4096);  // 16 KiB of weights, 32 KiB of moments
+    train::Trainer t(m, data, options());
+    ASSERT_TRUE(t.step());
+    ASSERT_TRUE(t.step());
+    FileSizeLimit limit(20 * 1024);
+    try {
+      t.step();
+      ADD_FAILURE() << "the checkpoint of step 3 was written past the file size limit";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("optimizer.safetensors' failed: File too large"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(train::list_checkpoints(dir / "run/checkpoints").front(), dir / "run/checkpoints/step_00000002");
+  EXPECT_EQ(train::load_checkpoint(dir / "run/checkpoints/step_00000002").state.step, 2);
+  // With space again, the run resumes from step 2 and finishes.
+  SpiralMlp m(7, 0.1, 4096);
+  train::Trainer t(m, data, options());
+  ASSERT_TRUE(t.resume(dir / "run"));
+  EXPECT_EQ(t.state().step, 2);
+  t.fit();
+  EXPECT_EQ(t.state().step, 4);
+}
+
+// The spiral MLP whose third loss is NaN.
+class NanAtThirdLoss : public SpiralMlp {
+ public:
+  NanAtThirdLoss() : SpiralMlp(4) {}
+  Tensor loss(const data::Batch& b) override {
+    Tensor l = SpiralMlp::loss(b);
+    return ++calls_ == 3 ? mul(l, std::nan("")) : l;
+  }
+
+ private:
+  int calls_ = 0;
+};
+
+TEST(Trainer, NonFiniteLossStopsBeforeTheUpdate) {
+  ScratchDir dir("nan");
+  NanAtThirdLoss m;
+  SpiralSource data(40, 8, 1);
+  train::TrainerOptions o = quiet_options(dir.path);
+  o.checkpoint_every = 1;
+  train::Trainer t(m, data, o);
+  try {
+    t.fit();
+    FAIL() << "a NaN loss was trained on";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("the loss is nan at step 3 (epoch 1, batch 3"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(t.state().step, 2);
+  EXPECT_EQ(train::list_checkpoints(dir / "checkpoints").front(), dir / "checkpoints/step_00000002");
 }
 
 TEST(Trainer, BadOptionsAreErrors) {
@@ -312,6 +407,9 @@ TEST(Trainer, BadOptionsAreErrors) {
   EXPECT_THROW(train::Trainer(m, data, o), std::invalid_argument);
   o = quiet_options(dir.path);
   o.best_formula = "bleu_4 +";
+  EXPECT_THROW(train::Trainer(m, data, o), std::invalid_argument);
+  o = quiet_options(dir.path);
+  o.log_every = 0;
   EXPECT_THROW(train::Trainer(m, data, o), std::invalid_argument);
 }
 

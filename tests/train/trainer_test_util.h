@@ -11,6 +11,7 @@
 
 #include "models/mlp.h"
 #include "ops/ops.h"
+#include "runtime/threading.h"
 #include "train/data/demo_data.h"
 #include "train/data/rng.h"
 #include "train/trainable.h"
@@ -21,12 +22,21 @@ namespace emrrg::testing {
 struct ScratchDir {
   std::string path;
   explicit ScratchDir(const std::string& name)
-      : path((std::filesystem::temp_directory_path() / ("emrrg_trainer_" + std::to_string(::getpid()) + "_" + name)).string()) {
+      : path((std::filesystem::temp_directory_path() / ("emrrg_trainer_" + std::to_string(::getpid()) + "_" + name))
+                 .string()) {
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }
   ~ScratchDir() { std::filesystem::remove_all(path); }
   std::string operator/(const std::string& child) const { return (std::filesystem::path(path) / child).string(); }
+};
+
+// Models this small run best on one thread: OpenMP's barriers next to the loader's workers on a
+// loaded 2-core machine cost more than the arithmetic.
+struct OneThread {
+  int previous = num_threads();
+  OneThread() { set_num_threads(1); }
+  ~OneThread() { set_num_threads(previous); }
 };
 
 // A phantom data set of 30 studies (21 train, 3 val, 6 test) at `size` px; returns its

@@ -48,7 +48,8 @@ TrainConfig read_train_config(const toml::table& document, const std::string& so
   r.boolean("tensorboard", t.tensorboard);
   r.reject_unknown();
   if (t.epochs == 0 && t.max_steps == 0) r.fail("epochs", "and max_steps are both 0: set one of them");
-  if (t.lr_min > t.lr) r.fail("lr_min", "(" + std::to_string(t.lr_min) + ") must not exceed lr (" + std::to_string(t.lr) + ")");
+  if (t.lr_min > t.lr)
+    r.fail("lr_min", "(" + std::to_string(t.lr_min) + ") must not exceed lr (" + std::to_string(t.lr) + ")");
   if (t.out_dir.empty()) r.fail("out_dir", "must not be empty");
   try {
     train::SelectionFormula check(t.best_formula);

@@ -2,9 +2,10 @@
 // Each reader takes the whole document, after --set overrides (toml_document.h), so the same
 // document also feeds the [vision], [llm] and [model] readers.
 #pragma once
+#include <toml++/toml.h>
+
 #include <cstdint>
 #include <string>
-#include <toml++/toml.h>
 
 #include "train/data/dataset.h"
 #include "train/trainable.h"
@@ -13,12 +14,12 @@
 namespace emrrg::config {
 
 struct DataConfig {
-  std::string annotation;  // R2Gen-layout annotation.json
-  std::string image_dir;   // empty: the annotation's folder + "/images"
+  std::string annotation;           // R2Gen-layout annotation.json
+  std::string image_dir;            // empty: the annotation's folder + "/images"
   std::string dataset = "iu_xray";  // "iu_xray" | "mimic_cxr" | "chexpert_plus" | "demo"
-  int max_length = 60;     // report tokens including EOS
-  int num_workers = 2;     // image decoding threads
-  bool skip_bad = false;   // on_bad_sample = "skip": drop and count bad samples instead of failing
+  int max_length = 60;              // report tokens including EOS
+  int num_workers = 2;              // image decoding threads
+  bool skip_bad = false;            // on_bad_sample = "skip": drop and count bad samples instead of failing
 };
 
 struct TrainConfig {

@@ -10,13 +10,20 @@ namespace {
 
 std::string type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number with a fraction";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    default: return "a date or time";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number with a fraction";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    default:
+      return "a date or time";
   }
 }
 
@@ -29,10 +36,12 @@ std::vector<std::string> split_path(const std::string& path, const std::string& 
   std::string part;
   std::istringstream in(path);
   while (std::getline(in, part, '.')) {
-    if (part.empty()) throw std::invalid_argument("--set '" + assignment + "': empty name in the key path '" + path + "'");
+    if (part.empty())
+      throw std::invalid_argument("--set '" + assignment + "': empty name in the key path '" + path + "'");
     parts.push_back(part);
   }
-  if (parts.size() < 2) throw std::invalid_argument("--set '" + assignment + "': the key must name its table, as section.key=value");
+  if (parts.size() < 2)
+    throw std::invalid_argument("--set '" + assignment + "': the key must name its table, as section.key=value");
   return parts;
 }
 
@@ -66,7 +75,8 @@ void apply_override(toml::table& document, const std::string& assignment) {
       child = table->get(path[i]);
     }
     if (!child->is_table())
-      throw std::invalid_argument("--set '" + assignment + "': '" + path[i] + "' is " + type_name(*child) + ", not a table");
+      throw std::invalid_argument("--set '" + assignment + "': '" + path[i] + "' is " + type_name(*child) +
+                                  ", not a table");
     table = child->as_table();
   }
   const std::string& key = path.back();
@@ -89,7 +99,8 @@ TableReader::TableReader(const toml::table& root, std::string table, std::string
     : name_(std::move(table)), source_(std::move(source)) {
   if (const toml::node* node = root.get(name_)) {
     if (!node->is_table())
-      throw std::runtime_error("config '" + source_ + "'" + line_of(*node) + ": " + name_ + " must be a table, got " + type_name(*node));
+      throw std::runtime_error("config '" + source_ + "'" + line_of(*node) + ": " + name_ + " must be a table, got " +
+                               type_name(*node));
     table_ = node->as_table();
   }
 }
@@ -101,7 +112,8 @@ const toml::node* TableReader::find(const std::string& key) {
 
 void TableReader::fail(const std::string& key, const std::string& what) const {
   const toml::node* node = table_ ? table_->get(key) : nullptr;
-  throw std::runtime_error("config '" + source_ + "'" + (node ? line_of(*node) : "") + ": [" + name_ + "] " + key + " " + what);
+  throw std::runtime_error("config '" + source_ + "'" + (node ? line_of(*node) : "") + ": [" + name_ + "] " + key +
+                           " " + what);
 }
 
 void TableReader::integer(const std::string& key, int64_t& out, int64_t min) {
@@ -124,9 +136,12 @@ void TableReader::number(const std::string& key, double& out, double min) {
   const toml::node* n = find(key);
   if (!n) return;
   double v;
-  if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
-  else if (n->is_floating_point()) v = n->as_floating_point()->get();
-  else fail(key, "must be a number, got " + type_name(*n));
+  if (n->is_integer())
+    v = static_cast<double>(n->as_integer()->get());
+  else if (n->is_floating_point())
+    v = n->as_floating_point()->get();
+  else
+    fail(key, "must be a number, got " + type_name(*n));
   if (!(v >= min)) fail(key, "must be >= " + std::to_string(min) + ", got " + std::to_string(v));
   out = v;
 }

@@ -3,12 +3,13 @@
 // and the [vision], [llm], [model] tables other readers parse) and goes through the same type
 // and unknown-key checks as the file.
 #pragma once
+#include <toml++/toml.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
-#include <toml++/toml.h>
 
 namespace emrrg::config {
 
