@@ -152,7 +152,8 @@ int Trainer::world_size() const { return options_.communicator ? options_.commun
 
 void Trainer::average_over_ranks(double& loss_sum, double& tokens, double& images, int64_t& micro) {
   buckets_->average();
-  Tensor sums = from_vector(std::vector<double>{loss_sum, tokens, images, static_cast<double>(micro)}, {4});
+  Tensor sums = to_device(from_vector(std::vector<double>{loss_sum, tokens, images, static_cast<double>(micro)}, {4}),
+                          options_.communicator->device());
   options_.communicator->all_reduce(sums, distributed::ReduceOp::Sum);
   const std::vector<double> s = sums.to_vector<double>();
   loss_sum = s[0];
@@ -435,7 +436,7 @@ void Trainer::validate_and_checkpoint(bool epoch_ended, int64_t step_epoch) {
     }
     if (options_.communicator) {
       // Every rank keeps the same best and takes the same checkpoint decisions.
-      Tensor shared = from_vector(std::vector<double>{score}, {1});
+      Tensor shared = to_device(from_vector(std::vector<double>{score}, {1}), options_.communicator->device());
       options_.communicator->broadcast(shared, 0);
       score = shared.item();
     }

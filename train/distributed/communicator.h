@@ -20,6 +20,8 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
   virtual std::string engine() const = 0;  // "mpi", "nccl"
+  // Where its tensors live: host values (a loss, a hash) go through a copy there.
+  virtual Device device() const = 0;
 
   // In place: every rank's `t` becomes the sum (or mean) over ranks. t contiguous, float32 or
   // bfloat16 (reduced in float32).

@@ -16,8 +16,8 @@ uint64_t config_hash(const std::string& text) {
 
 void check_same_config(Communicator& comm, const std::string& resolved_config) {
   const auto mine = static_cast<int64_t>(config_hash(resolved_config));
-  Tensor all = zeros({comm.world_size()}, DType::Int64);
-  comm.all_gather(from_vector(std::vector<int64_t>{mine}, {1}), all);
+  Tensor all = zeros({comm.world_size()}, DType::Int64, comm.device());
+  comm.all_gather(to_device(from_vector(std::vector<int64_t>{mine}, {1}), comm.device()), all);
   const std::vector<int64_t> hashes = all.to_vector<int64_t>();
   std::string differ;
   for (size_t r = 1; r < hashes.size(); ++r)

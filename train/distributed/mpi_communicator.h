@@ -21,6 +21,7 @@ class MpiCommunicator : public Communicator {
   int rank() const override { return rank_; }
   int world_size() const override { return world_; }
   std::string engine() const override { return "mpi"; }
+  Device device() const override { return Device::cpu(); }
   double timeout_seconds() const { return timeout_; }
   // Waits for `request` (the collective `what`), aborting the job past the timeout.
   void wait(void* request, const char* what);

@@ -30,7 +30,7 @@ class NcclCommunicator : public Communicator {
   int rank() const override { return rank_; }
   int world_size() const override { return world_; }
   std::string engine() const override { return "nccl"; }
-  int device() const { return device_; }
+  Device device() const override { return Device::cuda(device_); }
 
   std::unique_ptr<PendingCollective> all_reduce_async(Tensor& t, ReduceOp op) override;
   void reduce_scatter(const Tensor& input, Tensor& output, ReduceOp op) override;
