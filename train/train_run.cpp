@@ -97,8 +97,14 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
   if (!o.out_dir.empty()) setup.train.trainer.out_dir = o.out_dir;
   // Launched as several ranks (mpirun, srun): MPI joins them, and they must agree on the run.
   std::unique_ptr<distributed::MpiCommunicator> comm;
-  if (distributed::read_launch_env().distributed() || o.zero > 0) {
+  const distributed::LaunchEnv env = distributed::read_launch_env();
+  if (env.distributed() || o.zero > 0) {
     comm = std::make_unique<distributed::MpiCommunicator>(o.dist_timeout);
+    // srun without MPI support starts N programs that each start MPI alone: N separate runs.
+    if (env.distributed() && comm->world_size() != env.world_size)
+      throw std::runtime_error("distributed: the launcher (" + env.launcher + ") started " + std::to_string(env.world_size) +
+                               " ranks but MPI joined " + std::to_string(comm->world_size()) +
+                               " (under srun, pass --mpi=pmix, or start the job with mpirun)");
     std::ostringstream resolved;
     resolved << config::load_document(o.config_path, o.overrides) << "\nout_dir=" << o.out_dir << "\nresume=" << o.resume_dir
              << "\nzero=" << o.zero;

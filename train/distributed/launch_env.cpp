@@ -29,7 +29,8 @@ LaunchEnv read_launch_env() {
     read_int("OMPI_COMM_WORLD_RANK", e.rank);
     read_int("OMPI_COMM_WORLD_LOCAL_RANK", e.local_rank);
     read_int("OMPI_COMM_WORLD_LOCAL_SIZE", e.local_size);
-  } else if (read_int("SLURM_NTASKS", e.world_size) && std::getenv("SLURM_PROCID") != nullptr) {
+  } else if (std::getenv("SLURM_PROCID") != nullptr && read_int("SLURM_NTASKS", e.world_size)) {
+    // SLURM_PROCID is set by srun only: a shell inside salloc has SLURM_NTASKS without it.
     e.launcher = "slurm";
     read_int("SLURM_PROCID", e.rank);
     read_int("SLURM_LOCALID", e.local_rank);
