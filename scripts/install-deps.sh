@@ -15,6 +15,7 @@ packages=(
   libstb-dev             # PNG/JPEG decoding
   libpcre2-dev           # Unicode regex of the byte-level BPE pre-tokenizer (Qwen's tokenizer.json)
   libicu-dev             # NFC normalisation for the byte-level BPE tokenizer
+  openmpi-bin libopenmpi-dev  # data-parallel training: mpirun launches the ranks, MPI reduces CPU gradients and bootstraps NCCL
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -10,12 +10,13 @@ jobs=${JOBS:-$(nproc)}
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DEMRRG_WERROR=ON
 cmake --build build -j"$jobs"
-ctest --test-dir build -L 'cpu|sim' --output-on-failure -j"$jobs"
+# The mpi label runs jobs of 2 ranks under mpirun; mpirun refuses root unless told.
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ctest --test-dir build -L 'cpu|sim|mpi' --output-on-failure -j"$jobs"
 
 if command -v nvcc >/dev/null; then
   cmake -S . -B build-nvcc -DCMAKE_BUILD_TYPE=Release -DEMRRG_WERROR=ON -DEMRRG_CUDA=ON \
     -DEMRRG_CUDA_ARCHS="80;90" -DEMRRG_SIM=OFF
-  cmake --build build-nvcc --target emrrg_cuda gpu_tests bench_cuda emrrg -j"$jobs"
+  cmake --build build-nvcc --target emrrg_cuda gpu_tests nccl_tests bench_cuda emrrg -j"$jobs"
 fi
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEMRRG_SANITIZE=ON -DEMRRG_WERROR=ON \

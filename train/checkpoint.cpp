@@ -86,6 +86,7 @@ std::string save_checkpoint(const std::string& checkpoints_dir, const TrainerSta
                       {"epoch", state.epoch},
                       {"batch_in_epoch", state.batch_in_epoch},
                       {"optimizer_steps", state.optimizer_steps},
+                      {"world_size", state.world_size},
                       {"generators", gens},
                       {"best_step", state.best_step},
                       {"files", files}};
@@ -137,6 +138,7 @@ Checkpoint load_checkpoint(const std::string& dir) {
     s.epoch = j.at("epoch").get<int64_t>();
     s.batch_in_epoch = j.at("batch_in_epoch").get<uint64_t>();
     s.optimizer_steps = j.at("optimizer_steps").get<int64_t>();
+    s.world_size = j.value("world_size", 1);  // checkpoints from before data parallelism: one process
     s.best_step = j.at("best_step").get<int64_t>();
     if (s.best_step >= 0) s.best_score = j.at("best_score").get<double>();
     for (const auto& g : j.at("generators"))

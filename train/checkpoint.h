@@ -29,6 +29,7 @@ struct TrainerState {
   int64_t epoch = 0;            // the epoch the next batch belongs to (0-based)
   uint64_t batch_in_epoch = 0;  // batches of that epoch already consumed
   int64_t optimizer_steps = 0;  // AdamW's own count (bias corrections)
+  int world_size = 1;            // data-parallel ranks that trained it (the data shards depend on it)
   std::vector<GeneratorState> generators;
   double best_score = -std::numeric_limits<double>::infinity();
   int64_t best_step = -1;  // -1: no validation yet

@@ -3,6 +3,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <sstream>
 #include <stdexcept>
 
 #include "train/atomic_file.h"
@@ -10,6 +11,9 @@
 #include "train/config/run_config.h"
 #include "train/config/toml_document.h"
 #include "train/data/loader.h"
+#include "train/distributed/config_agreement.h"
+#include "train/distributed/launch_env.h"
+#include "train/distributed/mpi_communicator.h"
 #include "train/metrics_table.h"
 #include "train/report_lm.h"
 #include "train/report_validation.h"
@@ -88,15 +92,42 @@ struct RunSetup {
 
 }  // namespace
 
-TrainerState run_training(const TrainRunOptions& o, std::ostream& log) {
+TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
   RunSetup setup(o.config_path, o.overrides);
   if (!o.out_dir.empty()) setup.train.trainer.out_dir = o.out_dir;
+  // Launched as several ranks (mpirun, srun): MPI joins them, and they must agree on the run.
+  std::unique_ptr<distributed::MpiCommunicator> comm;
+  const distributed::LaunchEnv env = distributed::read_launch_env();
+  if (env.distributed() || o.zero > 0) {
+    comm = std::make_unique<distributed::MpiCommunicator>(o.dist_timeout);
+    // srun without MPI support starts N programs that each start MPI alone: N separate runs.
+    if (env.distributed() && comm->world_size() != env.world_size)
+      throw std::runtime_error("distributed: the launcher (" + env.launcher + ") started " + std::to_string(env.world_size) +
+                               " ranks but MPI joined " + std::to_string(comm->world_size()) +
+                               " (under srun, pass --mpi=pmix, or start the job with mpirun)");
+    std::ostringstream resolved;
+    resolved << config::load_document(o.config_path, o.overrides) << "\nout_dir=" << o.out_dir << "\nresume=" << o.resume_dir
+             << "\nzero=" << o.zero;
+    distributed::check_same_config(*comm, resolved.str());
+    setup.train.trainer.communicator = comm.get();
+    setup.train.trainer.zero_stage = o.zero;
+  }
+  std::ostringstream quiet;
+  std::ostream& log = !comm || comm->rank() == 0 ? main_log : quiet;  // rank 0 speaks for the job
   const data::ReportDataset train_set = setup.dataset("train"), val_set = setup.dataset("val");
-  data::DataLoader train_loader(train_set, setup.loader(true)), val_loader(val_set, setup.loader(false));
+  data::LoaderConfig shard = setup.loader(true);
+  if (comm) {
+    shard.rank = comm->rank();
+    shard.world_size = comm->world_size();
+  }
+  // Rank 0 validates on the whole split.
+  data::DataLoader train_loader(train_set, shard), val_loader(val_set, setup.loader(false));
   LoaderSource train_data(train_loader), val_data(val_loader);
   log << "train: report language model (" << setup.model->llama().num_parameters() << " parameters) on "
       << train_set.size() << " training and " << val_set.size() << " validation studies of '" << setup.data.annotation
-      << "'\n";
+      << "'";
+  if (comm) log << ", data parallel over " << comm->world_size() << " ranks" << (o.zero == 1 ? " with ZeRO-1" : "");
+  log << "\n";
   Trainer trainer(
       *setup.model, train_data, setup.train.trainer,
       [&](Trainable& m, int64_t) { return validate_by_generation(m, val_data, setup.generate); }, &log);

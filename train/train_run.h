@@ -17,6 +17,9 @@ struct TrainRunOptions {
   std::vector<std::string> overrides;  // "table.key=value", applied in order
   std::string resume_dir;              // continue the run in this folder (its newest valid checkpoint)
   std::string out_dir;                 // replaces [train] out_dir
+  // Data parallel (docs/DISTRIBUTED.md): under mpirun or srun every rank trains its shard.
+  int zero = 0;               // 1: AdamW's moments sharded over the ranks (ZeRO-1)
+  double dist_timeout = 300;  // seconds a collective waits for the other ranks before ending the job
 };
 
 // Trains to the end; returns the final state. Throws std::runtime_error naming the file and

@@ -17,6 +17,9 @@
 #include "autograd/tape.h"
 #include "ops/ops.h"
 #include "train/atomic_file.h"
+#include "train/distributed/communicator.h"
+#include "train/distributed/gradient_buckets.h"
+#include "train/distributed/sharded_adamw.h"
 #include "train/grad_clip.h"
 #include "train/metrics_table.h"
 #include "train/selection_formula.h"
@@ -69,6 +72,7 @@ struct Trainer::Logs {
   double window_tokens = 0, window_images = 0;  // since the last progress line
 
   void write(const nlohmann::json& j) {
+    if (!jsonl.is_open()) return;  // a data-parallel rank other than 0
     jsonl << j.dump() << "\n";
     jsonl.flush();
   }
@@ -77,6 +81,11 @@ struct Trainer::Logs {
 Trainer::Trainer(Trainable& model, BatchSource& data, const TrainerOptions& options, Validator validator,
                  std::ostream* log)
     : model_(model), data_(data), options_(options), validator_(std::move(validator)), log_(log) {
+  if (options_.zero_stage != 0 && options_.zero_stage != 1)
+    throw std::invalid_argument("trainer: zero stage must be 0 or 1, got " + std::to_string(options_.zero_stage));
+  if (options_.zero_stage == 1 && !options_.communicator)
+    throw std::invalid_argument("trainer: zero 1 shards over data-parallel ranks and needs a communicator");
+  if (!main_rank()) log_ = nullptr;  // rank 0 speaks for the job
   if (options_.grad_accum < 1)
     throw std::invalid_argument("trainer: grad_accum must be >= 1, got " + std::to_string(options_.grad_accum));
   if (options_.epochs < 0 || options_.max_steps < 0)
@@ -119,9 +128,47 @@ Trainer::Trainer(Trainable& model, BatchSource& data, const TrainerOptions& opti
       params_.push_back(p);
     }
   if (params_.empty()) throw std::invalid_argument("trainer: the model has no trained parameters");
-  optimizer_ = std::make_unique<AdamW>(
-      decayed, AdamWOptions{options_.lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay});
+  const AdamWOptions adamw{options_.lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay};
+  if (distributed::Communicator* comm = options_.communicator) {
+    // Every rank starts from rank 0's weights, whatever its initialisation drew.
+    std::vector<Tensor> tensors;
+    for (TrainedParameter& p : params_) {
+      comm->broadcast(p.tensor, 0);
+      tensors.push_back(p.tensor);
+    }
+    buckets_ = std::make_unique<distributed::GradientBuckets>(*comm, tensors, options_.bucket_bytes);
+    if (options_.zero_stage == 1) {
+      sharded_ = std::make_unique<distributed::ShardedAdamW>(*comm, params_, adamw);
+      return;
+    }
+  }
+  optimizer_ = std::make_unique<AdamW>(decayed, adamw);
   if (!plain.empty()) optimizer_->add_param_group(plain, 0.0);
+}
+
+bool Trainer::main_rank() const { return !options_.communicator || options_.communicator->rank() == 0; }
+
+int Trainer::world_size() const { return options_.communicator ? options_.communicator->world_size() : 1; }
+
+void Trainer::average_over_ranks(double& loss_sum, double& tokens, double& images, int64_t& micro) {
+  buckets_->average();
+  Tensor sums = to_device(from_vector(std::vector<double>{loss_sum, tokens, images, static_cast<double>(micro)}, {4}),
+                          options_.communicator->device());
+  options_.communicator->all_reduce(sums, distributed::ReduceOp::Sum);
+  const std::vector<double> s = sums.to_vector<double>();
+  loss_sum = s[0];
+  tokens = s[1];
+  images = s[2];
+  micro = static_cast<int64_t>(s[3]);
+}
+
+void Trainer::optimizer_step(double lr) {
+  if (sharded_) {
+    sharded_->step(lr);
+    return;
+  }
+  optimizer_->set_lr(lr);
+  optimizer_->step();
 }
 
 Trainer::~Trainer() = default;
@@ -132,11 +179,24 @@ bool Trainer::resume(const std::string& run_dir) {
   options_.out_dir = run_dir;
   resumed_ = true;
   const std::string dir = checkpoints_dir();
-  remove_incomplete_checkpoints(dir);
+  if (main_rank()) remove_incomplete_checkpoints(dir);
+  if (options_.communicator) options_.communicator->barrier();
   bool found = false;
   for (const std::string& candidate : list_checkpoints(dir)) {
+    Checkpoint ck;
     try {
-      restore(load_checkpoint(candidate));
+      ck = load_checkpoint(candidate);
+    } catch (const std::exception& e) {
+      if (log_) *log_ << "resume: " << e.what() << "; trying the previous checkpoint\n";
+      continue;
+    }
+    // Each rank's data shard depends on the world size: another one cannot continue the epoch.
+    if (ck.state.world_size != world_size())
+      throw std::runtime_error("resume: checkpoint '" + candidate + "' was written by a run of " +
+                               std::to_string(ck.state.world_size) + " data-parallel rank(s); this run has " +
+                               std::to_string(world_size()) + " (resume with the same world size)");
+    try {
+      restore(ck);
     } catch (const std::exception& e) {
       if (log_) *log_ << "resume: " << e.what() << "; trying the previous checkpoint\n";
       continue;
@@ -150,7 +210,7 @@ bool Trainer::resume(const std::string& run_dir) {
   // The log keeps what the checkpoint covers (nothing without one); the steps after it are
   // redone and logged again.
   const std::string jsonl = (fs::path(run_dir) / kJsonl).string();
-  if (fs::exists(jsonl)) {
+  if (main_rank() && fs::exists(jsonl)) {
     std::istringstream in(read_file(jsonl));
     std::string line, kept;
     while (std::getline(in, line)) {
@@ -196,12 +256,21 @@ void Trainer::restore(const Checkpoint& ck) {
     throw std::runtime_error("checkpoint '" + ck.dir + "' does not fit this model: " + all);
   }
   autograd::NoGradGuard no_grad;
+  std::vector<Tensor> exp_avg, exp_avg_sq;
   for (size_t k = 0; k < params_.size(); ++k) {
     copy_into(params_[k].tensor, ck.weights.at(params_[k].name));
-    copy_into(optimizer_->exp_avg()[k], ck.optimizer.at("exp_avg." + params_[k].name));
-    copy_into(optimizer_->exp_avg_sq()[k], ck.optimizer.at("exp_avg_sq." + params_[k].name));
+    exp_avg.push_back(ck.optimizer.at("exp_avg." + params_[k].name));
+    exp_avg_sq.push_back(ck.optimizer.at("exp_avg_sq." + params_[k].name));
   }
-  optimizer_->set_steps(ck.state.optimizer_steps);
+  if (sharded_) {
+    sharded_->load_moments(exp_avg, exp_avg_sq, ck.state.optimizer_steps);
+  } else {
+    for (size_t k = 0; k < params_.size(); ++k) {
+      copy_into(optimizer_->exp_avg()[k], exp_avg[k]);
+      copy_into(optimizer_->exp_avg_sq()[k], exp_avg_sq[k]);
+    }
+    optimizer_->set_steps(ck.state.optimizer_steps);
+  }
   for (const auto& [name, gen] : generators)
     for (const GeneratorState& g : ck.state.generators)
       if (g.name == name) gen->set_state(g.seed, g.offset);
@@ -210,13 +279,21 @@ void Trainer::restore(const Checkpoint& ck) {
 }
 
 std::string Trainer::save_checkpoint_now() {
+  std::vector<Tensor> exp_avg, exp_avg_sq;
+  if (sharded_) sharded_->gather_moments(exp_avg, exp_avg_sq);  // every rank takes part
+  else {
+    exp_avg = optimizer_->exp_avg();
+    exp_avg_sq = optimizer_->exp_avg_sq();
+  }
+  if (!main_rank()) return "";
   std::map<std::string, Tensor> weights, moments;
   for (size_t k = 0; k < params_.size(); ++k) {
     weights.emplace(params_[k].name, params_[k].tensor);
-    moments.emplace("exp_avg." + params_[k].name, optimizer_->exp_avg()[k]);
-    moments.emplace("exp_avg_sq." + params_[k].name, optimizer_->exp_avg_sq()[k]);
+    moments.emplace("exp_avg." + params_[k].name, exp_avg[k]);
+    moments.emplace("exp_avg_sq." + params_[k].name, exp_avg_sq[k]);
   }
-  state_.optimizer_steps = optimizer_->steps();
+  state_.optimizer_steps = sharded_ ? sharded_->steps() : optimizer_->steps();
+  state_.world_size = world_size();
   state_.generators.clear();
   for (const auto& [name, gen] : model_.generators()) state_.generators.push_back({name, gen->seed(), gen->offset()});
   const std::string dir = save_checkpoint(checkpoints_dir(), state_, weights, moments);
@@ -244,17 +321,17 @@ bool Trainer::step() {
           "' already holds checkpoints of a run: resume it (--resume) or train into another folder");
     fs::create_directories(options_.out_dir);
     logs_ = std::make_unique<Logs>();
-    logs_->jsonl.open((fs::path(options_.out_dir) / kJsonl).string(), std::ios::app);
-    if (!logs_->jsonl)
+    if (main_rank()) logs_->jsonl.open((fs::path(options_.out_dir) / kJsonl).string(), std::ios::app);
+    if (main_rank() && !logs_->jsonl)
       throw std::runtime_error("trainer: cannot open '" + (fs::path(options_.out_dir) / kJsonl).string() + "'");
-    if (options_.tensorboard)
+    if (options_.tensorboard && main_rank())
       logs_->tensorboard = std::make_unique<TensorBoardWriter>((fs::path(options_.out_dir) / "tensorboard").string());
     logs_->first_step = state_.step;
   }
   const auto step_start = Clock::now();
   const size_t bpe = data_.batches_per_epoch();
   model_.set_training(true);
-  optimizer_->zero_grad();
+  for (TrainedParameter& p : params_) p.tensor.impl()->grad.reset();
   double loss_sum = 0, tokens = 0, images = 0;
   int64_t micro = 0;
   const int64_t step_epoch = state_.epoch;
@@ -294,12 +371,12 @@ bool Trainer::step() {
       if (micro == 0 && options_.epochs > 0 && state_.epoch >= options_.epochs) return false;
     }
   }
+  if (options_.communicator) average_over_ranks(loss_sum, tokens, images, micro);
   std::vector<Tensor> tensors;
   for (const TrainedParameter& p : params_) tensors.push_back(p.tensor);
   const double grad_norm = clip_grad_norm(tensors, options_.clip);
   const double lr = learning_rate(schedule_, state_.step, step_epoch);
-  optimizer_->set_lr(lr);
-  optimizer_->step();
+  optimizer_step(lr);
   ++state_.step;
   const StepRecord rec{state_.step, step_epoch, loss_sum / static_cast<double>(micro), lr, grad_norm};
   history_.push_back(rec);
@@ -363,14 +440,23 @@ void Trainer::validate_and_checkpoint(bool epoch_ended, int64_t step_epoch) {
   const bool val_due = validator_ && (on_schedule || last);
   bool new_best = false;
   if (val_due) {
-    model_.set_training(false);
     Metrics metrics;
-    {
-      autograd::NoGradGuard no_grad;
-      metrics = validator_(model_, step);
+    double score = 0;
+    if (main_rank()) {
+      model_.set_training(false);
+      {
+        autograd::NoGradGuard no_grad;
+        metrics = validator_(model_, step);
+      }
+      model_.set_training(true);
+      score = SelectionFormula(options_.best_formula).evaluate(metrics);
     }
-    model_.set_training(true);
-    const double score = SelectionFormula(options_.best_formula).evaluate(metrics);
+    if (options_.communicator) {
+      // Every rank keeps the same best and takes the same checkpoint decisions.
+      Tensor shared = to_device(from_vector(std::vector<double>{score}, {1}), options_.communicator->device());
+      options_.communicator->broadcast(shared, 0);
+      score = shared.item();
+    }
     new_best = state_.best_step < 0 || score > state_.best_score;
     if (new_best) {
       state_.best_score = score;
@@ -396,7 +482,7 @@ void Trainer::validate_and_checkpoint(bool epoch_ended, int64_t step_epoch) {
       options_.checkpoint_every > 0 ? step % options_.checkpoint_every == 0 : (val_due || (!validator_ && epoch_ended));
   if (periodic || new_best || last) {
     const std::string dir = save_checkpoint_now();
-    if (new_best) {
+    if (new_best && main_rank()) {
       const nlohmann::json best = {{"step", state_.best_step},
                                    {"score", state_.best_score},
                                    {"checkpoint", dir},

@@ -23,6 +23,12 @@
 
 namespace emrrg::train {
 
+namespace distributed {
+class Communicator;
+class GradientBuckets;
+class ShardedAdamW;
+}  // namespace distributed
+
 struct TrainerOptions {
   int64_t epochs = 1;
   int64_t max_steps = 0;  // > 0: stop after this many optimiser steps (and schedule over them)
@@ -45,6 +51,12 @@ struct TrainerOptions {
   // Peak device memory in MiB for the JSONL (the CUDA caching allocator's statistics); unset on
   // the CPU, where the log has the process's peak resident memory.
   std::function<double()> device_memory_mb;
+  // Data parallel over the communicator's ranks (null: one process). Each rank's BatchSource
+  // delivers its own shard; gradients are averaged in buckets of bucket_bytes; rank 0 logs,
+  // validates and writes checkpoints (docs/DISTRIBUTED.md).
+  distributed::Communicator* communicator = nullptr;
+  int zero_stage = 0;  // 1: AdamW's moments sharded over the ranks (ZeRO-1)
+  size_t bucket_bytes = size_t{25} << 20;
 };
 
 using Metrics = std::map<std::string, double>;
@@ -88,6 +100,12 @@ class Trainer {
   void log_step(const StepRecord& rec, int64_t micro, double tokens, double images, double step_seconds);
   void validate_and_checkpoint(bool epoch_ended, int64_t step_epoch);
   void restore(const Checkpoint& ck);
+  bool main_rank() const;
+  int world_size() const;
+  // Data parallel: the gradients averaged over the ranks, the step's loss sum and token and
+  // image counts summed over them; then AdamW (sharded with ZeRO-1) at `lr`.
+  void average_over_ranks(double& loss_sum, double& tokens, double& images, int64_t& micro);
+  void optimizer_step(double lr);
 
   Trainable& model_;
   BatchSource& data_;
@@ -104,6 +122,8 @@ class Trainer {
   bool resumed_ = false;
   std::vector<StepRecord> history_;
   std::unique_ptr<Logs> logs_;
+  std::unique_ptr<distributed::GradientBuckets> buckets_;
+  std::unique_ptr<distributed::ShardedAdamW> sharded_;
 };
 
 }  // namespace emrrg::train

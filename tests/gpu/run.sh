@@ -12,7 +12,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 start=$(date +%s)
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DEMRRG_CUDA=ON -DEMRRG_CUDA_ARCHS=native -DEMRRG_SIM=OFF \
   >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-cmake --build build-gpu --target gpu_tests bench_cuda -j"$(nproc)" >"$out/build.log" 2>&1 ||
+cmake --build build-gpu --target gpu_tests nccl_tests bench_cuda -j"$(nproc)" >"$out/build.log" 2>&1 ||
   { grep -E "error" "$out/build.log" | head -40; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
 

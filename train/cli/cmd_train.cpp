@@ -1,8 +1,11 @@
-// `emrrg train --config C [--set table.key=value ...] [--resume DIR] [--out DIR]`.
+// `emrrg train --config C [--set table.key=value ...] [--resume DIR] [--out DIR] [--zero 1]`;
+// under `mpirun -np N` (or srun) every rank trains its shard of the data (docs/DISTRIBUTED.md).
 #include <iostream>
+#include <thread>
 
 #include "runtime/threading.h"
 #include "train/cli/command_registry.h"
+#include "train/distributed/launch_env.h"
 #include "train/train_run.h"
 
 namespace {
@@ -14,9 +17,15 @@ const bool registered = emrrg::cli::register_command(
        app.add_option("--set", o->overrides, "Override a config key: table.key=value (repeatable)");
        app.add_option("--resume", o->resume_dir, "Continue the run in this folder from its newest valid checkpoint");
        app.add_option("--out", o->out_dir, "Run folder (replaces [train] out_dir)");
-       app.add_option("--threads", *threads, "CPU threads (0: all cores)")->capture_default_str();
+       app.add_option("--threads", *threads, "CPU threads (0: all cores, split over the ranks of a node)")->capture_default_str();
+       app.add_option("--zero", o->zero, "1: shard AdamW's state over the data-parallel ranks (ZeRO-1)")->check(CLI::Range(0, 1));
+       app.add_option("--dist-timeout", o->dist_timeout, "Seconds a collective waits for the other ranks before ending the job")
+           ->capture_default_str()
+           ->check(CLI::PositiveNumber);
        return std::function<int()>([o, threads] {
+         const emrrg::train::distributed::LaunchEnv env = emrrg::train::distributed::read_launch_env();
          if (*threads > 0) emrrg::set_num_threads(*threads);
+         else if (env.local_size > 1) emrrg::set_num_threads(emrrg::train::distributed::threads_per_rank(env, static_cast<int>(std::thread::hardware_concurrency())));
          emrrg::train::run_training(*o, std::cout);
          return 0;
        });

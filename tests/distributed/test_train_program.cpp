@@ -1,0 +1,51 @@
+// `mpirun -np 2 emrrg train` end to end on a phantom data set: rank 0 alone logs and
+// checkpoints, the checkpoint records 2 ranks, a 2-rank resume continues it, and a 1-rank
+// resume is refused naming both world sizes.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/distributed/job_runner.h"
+#include "tests/train/trainer_test_util.h"
+#include "train/atomic_file.h"
+
+namespace emrrg::testing {
+namespace {
+
+int train_lines(const std::string& jsonl) {
+  std::ifstream in(jsonl);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += nlohmann::json::parse(line)["type"] == "train";
+  return n;
+}
+
+TEST(TrainProgram, TwoRanksTrainCheckpointAndResume) {
+  ScratchDir dir("mpi_train_program");
+  const std::string config = dir / "run.toml";
+  std::ofstream(config) << "[data]\nannotation = \"" << make_phantom(dir / "data", 16) << "\"\ndataset = \"demo\"\n"
+                        << "max_length = 32\nnum_workers = 1\n"
+                        << "[train]\nbatch_size = 4\nepochs = 0\nmax_steps = 4\nlr = 1e-2\ncheckpoint_every = 2\nlog_every = 1\n"
+                        << "[generate]\nbeams = 1\nmax_new_tokens = 4\n"
+                        << "[report_lm]\ntokenizer = \"" << EMRRG_FIXTURES_DIR << "/tokenizers/tok512.model\"\n"
+                        << "hidden_size = 16\nintermediate_size = 32\nlayers = 1\nheads = 2\nkv_heads = 2\n";
+  const std::string run = dir / "run", train = std::string(EMRRG_BINARY) + " train --config " + config;
+  JobResult r = run_job(mpirun2() + train + " --out " + run + " --zero 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("data parallel over 2 ranks with ZeRO-1"), std::string::npos) << r.output;
+  EXPECT_EQ(train_lines(run + "/log.jsonl"), 4);
+  const nlohmann::json state = nlohmann::json::parse(train::read_file(run + "/checkpoints/step_00000004/trainer_state.json"));
+  EXPECT_EQ(state["world_size"], 2);
+
+  r = run_job(train + " --resume " + run + " --set train.max_steps=6 --threads 1");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("written by a run of 2 data-parallel rank(s); this run has 1"), std::string::npos) << r.output;
+
+  r = run_job(mpirun2() + train + " --resume " + run + " --set train.max_steps=6 --zero 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("resume: continuing from"), std::string::npos) << r.output;
+  EXPECT_EQ(train_lines(run + "/log.jsonl"), 6);
+}
+
+}  // namespace
+}  // namespace emrrg::testing
