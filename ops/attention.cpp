@@ -7,6 +7,7 @@
 #include "autograd/tape.h"
 #include "ops/device_kernels.h"
 #include "ops/kernel_util.h"
+#include "ops/op_cost.h"
 #include "runtime/threading.h"
 
 namespace emrrg {
@@ -294,6 +295,7 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tenso
 AttentionResult attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
                           const Tensor& key_padding_mask, double scale) {
   check_inputs(q, k, v, key_padding_mask);
+  const profiler::OpRange range("attention", [&] { return op_cost::attention(q, k, v, causal); });
   const int64_t D = q.shape()[3];
   const double resolved_scale = scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(D, 1)));
   auto saved = std::make_shared<AttentionSaved>();

@@ -13,6 +13,7 @@
 #include "runtime/safetensors.h"
 #include "runtime/threading.h"
 #include "train/cli/command_registry.h"
+#include "train/cli/profile_option.h"
 #include "train/image_encoding.h"
 
 namespace {
@@ -24,6 +25,7 @@ struct EncodeOptions {
   uint64_t seed = 0;
   int64_t batch = 8;
   int threads = 0;
+  emrrg::cli::ProfileChoice profile;
 };
 
 int run_encode(const EncodeOptions& o) {
@@ -43,7 +45,9 @@ int run_encode(const EncodeOptions& o) {
     }
     encoder.load(o.weights, c);
   }
+  auto session = emrrg::cli::start_profile(o.profile);
   const emrrg::Tensor features = emrrg::train::encode_image_files(encoder, o.images, o.batch);
+  emrrg::cli::finish_profile(session, o.profile, std::cerr);
   emrrg::save_safetensors(o.out, {{"features", features}},
                           {{"kind", emrrg::models::to_string(config.kind)},
                            {"weights", o.random_init ? "random-init seed " + std::to_string(o.seed) : o.weights}});
@@ -75,6 +79,7 @@ const bool registered = emrrg::cli::register_command(
        app.add_option("--out", o->out, "Output safetensors file")->required();
        app.add_option("--batch", o->batch, "Images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
        app.add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
+       emrrg::cli::add_profile_options(app, o->profile, "");
        app.add_option("images", o->images, "Image files (PNG, JPEG, ...)")->required()->check(CLI::ExistingFile);
        return std::function<int()>([o] {
          if (o->weights.empty() && !o->random_init) throw std::invalid_argument("encode: give --weights or --random-init");
