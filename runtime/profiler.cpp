@@ -11,6 +11,7 @@
 #include <ostream>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "runtime/device.h"
 
@@ -201,8 +202,12 @@ Summary summarise(const Collected& c) {
   s.ceilings = c.ceilings;
   std::unordered_map<int64_t, double> device_ms_of_op;
   std::map<std::string, KernelRow> kernels;
+  std::unordered_set<int64_t> ids;
+  for (const auto& [buffer, events] : c.threads)
+    for (const Event& e : events) ids.insert(e.id);
   for (const KernelEvent& k : c.kernels) {
-    device_ms_of_op[k.op_id] += static_cast<double>(k.dur_ns) * 1e-6;
+    const int64_t owner = ids.count(k.op_id) ? k.op_id : k.range_id;
+    device_ms_of_op[owner] += static_cast<double>(k.dur_ns) * 1e-6;
     KernelRow& r = kernels[k.name];
     r.name = k.name;
     ++r.calls;
@@ -261,7 +266,7 @@ void write_trace(const Collected& c, const std::string& path) {
       }
       if (e.cost.flops > 0) args["flops"] = e.cost.flops;
       if (e.cost.bytes > 0) args["bytes"] = e.cost.bytes;
-      if (e.id) args["op_id"] = e.id;
+      args["id"] = e.id;
       events.push_back({{"ph", "X"}, {"name", e.name}, {"cat", e.category}, {"pid", 1}, {"tid", buffer->tid},
                         {"ts", us_since(e.ts_ns, origin)}, {"dur", static_cast<double>(e.dur_ns) * 1e-3},
                         {"args", args}});
@@ -277,7 +282,7 @@ void write_trace(const Collected& c, const std::string& path) {
     }
     events.push_back({{"ph", "X"}, {"name", k.name}, {"cat", "kernel"}, {"pid", 2}, {"tid", it->second},
                       {"ts", us_since(k.start_ns, origin)}, {"dur", static_cast<double>(k.dur_ns) * 1e-3},
-                      {"args", {{"op_id", k.op_id}}}});
+                      {"args", {{"op_id", k.op_id}, {"range_id", k.range_id}}}});
   }
   for (const CounterSample& s : c.counters) {
     nlohmann::json args = nlohmann::json::object();
@@ -309,12 +314,10 @@ void Range::begin(std::string_view name, const char* category, Cost cost) {
   ThreadState& st = state();
   const int64_t now = now_ns();
   const bool op = std::string_view(category) == "op";
-  int64_t id = 0;
-  if (op) {
-    // The op range takes the pending id, so kernels launched before it opened stay with it.
-    id = st.pending_op_id;
-    st.pending_op_id = g.next_id.fetch_add(1);
-  }
+  // Every range has an id (kernels launched in it refer to it); marks never cross a boundary, so
+  // the pending op id is renewed.
+  const int64_t id = g.next_id.fetch_add(1);
+  st.pending_op_id = g.next_id.fetch_add(1);
   {
     std::lock_guard<std::mutex> lock(st.buffer->mutex);
     st.buffer->events.push_back({std::string(name), category, now, -1, id, cost, {}, {}, {}});
@@ -340,6 +343,7 @@ void Range::end() {
   }
   st.open.pop_back();
   st.last_mark_ns = now;
+  st.pending_op_id = g.next_id.fetch_add(1);
 }
 
 void op_mark(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs) {
@@ -394,6 +398,14 @@ int64_t current_op_id() {
       return st.buffer->events[it->event].id;
     }
   return st.pending_op_id;
+}
+
+int64_t current_range_id() {
+  if (!tracing()) return 0;
+  ThreadState& st = state();
+  if (st.open.empty()) return 0;
+  std::lock_guard<std::mutex> lock(st.buffer->mutex);
+  return st.buffer->events[st.open.back().event].id;
 }
 
 void install_nvtx(void (*push)(const char*), void (*pop)(), void (*mark)(const char*)) {

@@ -83,7 +83,8 @@ void set_thread_name(std::string name);
 struct KernelEvent {
   std::string name;
   int64_t start_ns = 0, dur_ns = 0;  // on the profiler's clock (host steady clock)
-  int64_t op_id = 0;                 // the op event that launched it (0: none)
+  int64_t op_id = 0;                 // the op event that launched it, if it exists
+  int64_t range_id = 0;              // else the innermost range open at launch (0: none)
   std::string track;                 // "cuda:0 stream 0x..."
 };
 struct CounterSample {
@@ -105,8 +106,10 @@ struct Collector {
 };
 void register_collector(Collector collector);
 // The event id kernels launched now belong to: the innermost open OpRange, or the op event the
-// thread records next. 0 when not tracing.
+// thread records next (before any range boundary); 0 when not tracing. current_range_id() is
+// the innermost open range, for kernels launched outside any op (an optimiser step).
 int64_t current_op_id();
+int64_t current_range_id();
 int64_t now_ns();
 
 // NVTX hooks (cuda/ in nvcc builds); while installed, active() is true.
