@@ -54,7 +54,8 @@ struct Global {
   std::atomic<uint32_t> generation{0};
   std::atomic<int64_t> next_id{1};
   std::atomic<int64_t> last_sample_ns{0};
-  int64_t start_ns = 0, stop_ns = 0;
+  std::atomic<int64_t> start_ns{0};  // read by every thread's first event of a session
+  int64_t stop_ns = 0;
   void (*nvtx_push)(const char*) = nullptr;
   void (*nvtx_pop)() = nullptr;
   void (*nvtx_mark)(const char*) = nullptr;
@@ -93,7 +94,7 @@ ThreadState& state() {
   if (tls.generation != gen) {
     tls.generation = gen;
     tls.open.clear();
-    tls.last_mark_ns = g.start_ns;
+    tls.last_mark_ns = g.start_ns.load(std::memory_order_relaxed);
     tls.pending_op_id = g.next_id.fetch_add(1);
   }
   return tls;
@@ -249,7 +250,7 @@ Summary summarise(const Collected& c) {
 double us_since(int64_t ns, int64_t origin) { return static_cast<double>(ns - origin) * 1e-3; }
 
 void write_trace(const Collected& c, const std::string& path) {
-  const int64_t origin = global().start_ns;
+  const int64_t origin = global().start_ns.load(std::memory_order_relaxed);
   nlohmann::json events = nlohmann::json::array();
   auto meta = [&](const char* what, int pid, int tid, const std::string& name) {
     events.push_back({{"ph", "M"}, {"name", what}, {"pid", pid}, {"tid", tid}, {"args", {{"name", name}}}});
