@@ -1,5 +1,5 @@
 // The kernel roofline table: every CUDA kernel of the project (each entry of DeviceKernels, the
-// runtime's strided copy and cuBLAS GEMM) at two representative sizes, with its device time,
+// runtime's copy, accumulate and fill, cuBLAS GEMM) at two representative sizes, with its device time,
 // achieved GB/s and TFLOP/s, and the percentage of the ceiling that bounds it: the measured copy
 // bandwidth for kernels below the ridge point (FLOPs per byte of the two ceilings), the measured
 // cuBLAS bf16 GEMM rate above it. Both ceilings are measured at start. Bytes and FLOPs are the
@@ -116,12 +116,23 @@ void add_elementwise(std::vector<CaseFactory>& out) {
                   f ? std::function<void()>([f, p, s] { f((*p)[0], (*p)[1], (*p)[2], (*p)[3], s); }) : nullptr};
     });
   }
-  // The runtime's strided copy: a transpose made contiguous.
+  // The runtime's kernels (runtime/device_kernels.h): strided copy (a transpose made
+  // contiguous), accumulation (gradients summed in place) and fill.
   for (int64_t n : {int64_t{4096}, int64_t{16384}}) {
     out.push_back([n] {
       auto x = std::make_shared<Tensor>(rand_on_gpu({n, n}, DType::Float32, 20));
       return Case{"copy (transpose to contiguous)", dims({n, n}, DType::Float32), 2 * op_cost::bytes(*x), 0,
                   [x] { to_contiguous(transpose(*x, 0, 1)); }};
+    });
+    out.push_back([n] {
+      auto x = std::make_shared<Tensor>(rand_on_gpu({n, n}, DType::Float32, 21));
+      auto y = std::make_shared<Tensor>(rand_on_gpu({n, n}, DType::Float32, 22));
+      return Case{"add_into (accumulate)", dims({n, n}, DType::Float32), 3 * op_cost::bytes(*x), double(n * n),
+                  [x, y] { add_into(*x, *y); }};
+    });
+    out.push_back([n] {
+      auto x = std::make_shared<Tensor>(empty({n, n}, DType::BFloat16, kGpu));
+      return Case{"fill", dims({n, n}, DType::BFloat16), op_cost::bytes(*x), 0, [x] { fill(*x, 0.5); }};
     });
   }
 }
