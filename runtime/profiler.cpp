@@ -418,6 +418,9 @@ void install_nvtx(void (*push)(const char*), void (*pop)(), void (*mark)(const c
 }
 
 Session::Session(Options options) : options_(std::move(options)) {
+  // A path that cannot be written fails now, not after a long run.
+  if (!options_.trace_path.empty() && !std::ofstream(options_.trace_path))
+    throw std::runtime_error("profiler: cannot write the trace " + options_.trace_path);
   Global& g = global();
   {
     std::lock_guard<std::mutex> lock(g.mutex);
