@@ -15,7 +15,7 @@ ctest --test-dir build -L 'cpu|sim' --output-on-failure -j"$jobs"
 if command -v nvcc >/dev/null; then
   cmake -S . -B build-nvcc -DCMAKE_BUILD_TYPE=Release -DEMRRG_WERROR=ON -DEMRRG_CUDA=ON \
     -DEMRRG_CUDA_ARCHS="80;90" -DEMRRG_SIM=OFF
-  cmake --build build-nvcc --target emrrg_cuda gpu_tests bench_cuda emrrg -j"$jobs"
+  cmake --build build-nvcc --target emrrg_cuda gpu_tests bench_cuda roofline emrrg -j"$jobs"
 fi
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEMRRG_SANITIZE=ON -DEMRRG_WERROR=ON \
