@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "runtime/profiler.h"
+
 namespace emrrg::autograd {
 
 namespace {
@@ -51,6 +53,8 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 
 void record(const char* op_name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
             BackwardFn backward) {
+  // Every op calls record() once its outputs exist, recording or not: the profiler's op hook.
+  if (profiler::active()) profiler::op_mark(op_name, inputs, outputs);
   if (!needs_grad(inputs)) return;
   Node node;
   node.name = op_name;
@@ -107,7 +111,11 @@ void backward(const Tensor& root, const Tensor& grad_output) {
       }
     }
     if (!any) continue;
-    std::vector<Tensor> gins = node.backward(gouts);
+    std::vector<Tensor> gins;
+    {
+      const profiler::Range range(node.name, "backward");
+      gins = node.backward(gouts);
+    }
     if (gins.size() != node.input_ids.size())
       throw std::logic_error(std::string("backward of ") + node.name + " returned " + std::to_string(gins.size()) +
                              " gradients for " + std::to_string(node.input_ids.size()) + " inputs");

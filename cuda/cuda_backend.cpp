@@ -9,6 +9,7 @@
 
 #include "cuda/caching_allocator.h"
 #include "cuda/cuda_check.h"
+#include "cuda/kernel_timer.h"
 #include "cuda/stream.h"
 #include "runtime/device.h"
 
@@ -174,6 +175,7 @@ void copy_device_to_host(void* dst, const void* src, size_t nbytes, cudaStream_t
 void register_cuda_backend() {
   static std::once_flag once;
   std::call_once(once, [] { register_device_backend(DeviceType::CUDA, new CudaBackend()); });
+  install_profiling();
 }
 
 }  // namespace emrrg::cuda

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cuda/cuda_check.h"
+#include "cuda/kernel_timer.h"
 #include "cuda/stream.h"
 #include "ops/matrix_layout.h"
 #include "runtime/view.h"
@@ -147,6 +148,7 @@ void batched_gemm(Tensor a, Tensor b, void* c) {
 
   DeviceGuard guard(device);
   cublasHandle_t handle = cublas_handle();
+  const KernelTimer timer("cublas_gemm", current_stream(device));
   const char* pa = static_cast<const char*>(a.raw_data());
   const char* pb = static_cast<const char*>(b.raw_data());
   char* pc = static_cast<char*>(c);

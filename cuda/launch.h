@@ -9,10 +9,15 @@
 // both with [] indexing. The simulator checks every such access (cuda/sim/shared_memory.h).
 #pragma once
 
+// Both time the kernel for the op profiler while it records a trace (cuda/kernel_timer.h).
+#include "cuda/kernel_timer.h"
 #if defined(EMRRG_CUDA_SIM)
 #include "cuda/sim/sim.h"
-#define EMRRG_LAUNCH(kernel, grid, block, shared, stream, ...) \
-  ::emrrg::sim::launch(#kernel, (kernel), (grid), (block), (shared), (stream), __FILE__, __LINE__, ##__VA_ARGS__)
+#define EMRRG_LAUNCH(kernel, grid, block, shared, stream, ...)                                                    \
+  do {                                                                                                            \
+    const ::emrrg::cuda::KernelTimer emrrg_kernel_timer(#kernel, (stream));                                       \
+    ::emrrg::sim::launch(#kernel, (kernel), (grid), (block), (shared), (stream), __FILE__, __LINE__, ##__VA_ARGS__); \
+  } while (0)
 #define EMRRG_SHARED(T, name, count) static thread_local ::emrrg::sim::SharedArray<T, (count)> name
 namespace emrrg::cuda {
 template <typename T> inline ::emrrg::sim::SharedPtr<T> dynamic_shared() {
@@ -30,6 +35,7 @@ template <typename T> inline ::emrrg::sim::SharedPtr<T> dynamic_shared() {
 #include <string>
 #define EMRRG_LAUNCH(kernel, grid, block, shared, stream, ...)                                    \
   do {                                                                                             \
+    const ::emrrg::cuda::KernelTimer emrrg_kernel_timer(#kernel, (stream));                       \
     (kernel)<<<(grid), (block), (shared), (stream)>>>(__VA_ARGS__);                               \
     const cudaError_t emrrg_launch_err = cudaGetLastError();                                       \
     if (emrrg_launch_err != cudaSuccess)                                                           \

@@ -7,6 +7,7 @@
 #include "ops/indexing.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
+#include "runtime/profiler.h"
 
 namespace emrrg::nn {
 
@@ -21,9 +22,15 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool use_bias, DType d
   if (use_bias) bias = register_parameter("bias", empty({out_features}, dtype));
 }
 
-Tensor Linear::forward(const Tensor& x) const { return with_adapters(x, linear(x, weight, bias)); }
+Tensor Linear::forward(const Tensor& x) const {
+  const profiler::Range layer("Linear", "layer");
+  return with_adapters(x, linear(x, weight, bias));
+}
 
-Tensor Linear::forward_without_bias(const Tensor& x) const { return with_adapters(x, linear(x, weight)); }
+Tensor Linear::forward_without_bias(const Tensor& x) const {
+  const profiler::Range layer("Linear", "layer");
+  return with_adapters(x, linear(x, weight));
+}
 
 void Linear::attach(const std::string& name, std::shared_ptr<LinearAdapter> adapter) {
   for (const auto& [existing, module] : named_modules())
@@ -45,7 +52,10 @@ Embedding::Embedding(int64_t num, int64_t dim, DType dtype, Uninitialized) {
   weight = register_parameter("weight", empty({num, dim}, dtype));
 }
 
-Tensor Embedding::forward(const Tensor& ids) const { return embedding(weight, ids); }
+Tensor Embedding::forward(const Tensor& ids) const {
+  const profiler::Range layer("Embedding", "layer");
+  return embedding(weight, ids);
+}
 
 LayerNorm::LayerNorm(int64_t dim, double eps, bool affine, DType dtype) : eps(eps) {
   if (affine) {
@@ -54,13 +64,19 @@ LayerNorm::LayerNorm(int64_t dim, double eps, bool affine, DType dtype) : eps(ep
   }
 }
 
-Tensor LayerNorm::forward(const Tensor& x) const { return layer_norm(x, weight, bias, eps); }
+Tensor LayerNorm::forward(const Tensor& x) const {
+  const profiler::Range layer("LayerNorm", "layer");
+  return layer_norm(x, weight, bias, eps);
+}
 
 RMSNorm::RMSNorm(int64_t dim, double eps, DType dtype) : eps(eps) {
   weight = register_parameter("weight", ones({dim}, dtype));
 }
 
-Tensor RMSNorm::forward(const Tensor& x) const { return rms_norm(x, weight, eps); }
+Tensor RMSNorm::forward(const Tensor& x) const {
+  const profiler::Range layer("RMSNorm", "layer");
+  return rms_norm(x, weight, eps);
+}
 
 Tensor Dropout::forward(const Tensor& x) const { return dropout(x, p, is_training(), *gen_); }
 

@@ -2,6 +2,7 @@
 
 #include "ops/elementwise.h"
 #include "ops/shape.h"
+#include "runtime/profiler.h"
 
 namespace emrrg::nn {
 
@@ -10,6 +11,7 @@ MambaBlock::MambaBlock(const MambaMixerConfig& mixer_config, double norm_eps, Ge
       mixer(register_module("mixer", std::make_shared<MambaMixer>(mixer_config, gen))) {}
 
 Tensor MambaBlock::forward(const Tensor& h) const {
+  const profiler::Range layer("MambaBlock", "layer");
   return h + cast(mixer->forward(norm->forward(cast(h, norm->weight.dtype()))), DType::Float32);
 }
 

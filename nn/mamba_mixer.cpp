@@ -8,6 +8,7 @@
 #include "ops/indexing.h"
 #include "ops/selective_scan.h"
 #include "ops/shape.h"
+#include "runtime/profiler.h"
 
 namespace emrrg::nn {
 
@@ -85,6 +86,7 @@ Tensor MambaMixer::run_scan(size_t index, const Tensor& xz) const {
 }
 
 Tensor MambaMixer::forward(const Tensor& h) const {
+  const profiler::Range layer("MambaMixer", "layer");
   if (h.dim() != 3 || h.shape()[2] != config_.d_model)
     throw std::invalid_argument("MambaMixer: input " + shape_str(h.shape()) + " is not [batch, length, " +
                                 std::to_string(config_.d_model) + "]");

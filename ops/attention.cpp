@@ -8,6 +8,7 @@
 #include "ops/attention_cpu.h"
 #include "ops/device_kernels.h"
 #include "ops/kernel_util.h"
+#include "ops/op_cost.h"
 #include "runtime/threading.h"
 
 namespace emrrg {
@@ -334,6 +335,7 @@ std::vector<Tensor> attention_cpu_backward(const AttentionSaved& s, const Tensor
 AttentionResult attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
                           const Tensor& key_padding_mask, double scale) {
   detail::check_attention_inputs("attention", q, k, v, key_padding_mask);
+  const profiler::OpRange range("attention", [&] { return op_cost::attention(q, k, v, causal); });
   auto saved = std::make_shared<AttentionSaved>();
   saved->shape = detail::attention_shape(q, k, causal, scale);
   saved->keep = detail::keep_bytes(key_padding_mask);

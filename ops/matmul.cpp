@@ -6,6 +6,7 @@
 #include "ops/elementwise.h"
 #include "ops/kernel_util.h"
 #include "ops/matrix_layout.h"
+#include "ops/op_cost.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
 
@@ -110,6 +111,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.dim() == 1 && b.dim() == 1) return reshape(matmul(unsqueeze(a, 0), unsqueeze(b, 1)), {});  // dot product
   if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+  const profiler::OpRange range("matmul", [&] { return op_cost::matmul(a, b); });
   Tensor y = matmul_kernel(a, b);
   autograd::record("matmul", {a, b}, {y}, [a, b](const std::vector<Tensor>& g) {
     std::vector<Tensor> out(2);

@@ -5,6 +5,7 @@
 #include "autograd/tape.h"
 #include "ops/device_kernels.h"
 #include "ops/kernel_util.h"
+#include "ops/op_cost.h"
 
 namespace emrrg {
 
@@ -150,6 +151,7 @@ Tensor normalize(NormKind kind, const char* op, const Tensor& x, const Tensor& w
       detail::op_error(op, "parameter " + shape_str(p->shape()) + " does not match the last dim of input " +
                                shape_str(x.shape()));
   }
+  const profiler::OpRange range(op, [&] { return op_cost::norm(kind == NormKind::Rms, x, weight, bias); });
   auto stats = std::make_shared<NormStats>();
   Tensor y;
   if (!x.device().is_cpu())

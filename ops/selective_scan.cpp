@@ -8,6 +8,7 @@
 #include "ops/device_kernels.h"
 #include "ops/kernel_util.h"
 #include "ops/mamba_math.h"
+#include "ops/op_cost.h"
 #include "runtime/threading.h"
 
 namespace emrrg {
@@ -356,6 +357,7 @@ SelectiveScanResult selective_scan(const Tensor& u, const Tensor& delta, const T
                                    const Tensor& C, const Tensor& D, const Tensor& z, const Tensor& delta_bias,
                                    bool delta_softplus) {
   check_scan_args(u, delta, A, B, C, D, z, delta_bias);
+  const profiler::OpRange range(kOp, [&] { return op_cost::selective_scan(u, A, B, C); });
   auto fn = std::make_shared<SelectiveScanFunction>(delta_softplus);
   std::vector<Tensor> out = autograd::Function::apply(fn, {u, delta, A, B, C, D, z, delta_bias});
   return {out[0], std::move(fn->last_state)};

@@ -7,6 +7,7 @@
 #include "ops/device_kernels.h"
 #include "ops/elementwise.h"
 #include "ops/kernel_util.h"
+#include "ops/op_cost.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
 
@@ -62,6 +63,7 @@ Tensor device_softmax_backward(const char* op, const Tensor& y, const Tensor& g,
 Tensor softmax_last(const Tensor& x, bool log_space) {
   const char* op = log_space ? "log_softmax" : "softmax";
   detail::check_floating(op, x);
+  const profiler::OpRange range(op, [&] { return op_cost::softmax(x); });
   Tensor y = !x.device().is_cpu()
                  ? device_softmax(op, x, log_space)
                  : detail::dispatch_compute(x.dtype(), [&](auto tag) { return softmax_rows<decltype(tag)>(x, log_space); });

@@ -1,5 +1,6 @@
 #include "runtime/device.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -26,6 +27,7 @@ class CpuBackend final : public DeviceBackend {
   void* allocate(size_t nbytes, Device) override {
     if (nbytes == 0) return nullptr;
     const size_t rounded = round_size(nbytes);
+    live_bytes_.fetch_add(rounded, std::memory_order_relaxed);
     if (kCacheEnabled) {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = cache_.find(rounded);
@@ -37,12 +39,16 @@ class CpuBackend final : public DeviceBackend {
       }
     }
     void* p = std::aligned_alloc(64, rounded);
-    if (!p) throw std::bad_alloc();
+    if (!p) {
+      live_bytes_.fetch_sub(rounded, std::memory_order_relaxed);
+      throw std::bad_alloc();
+    }
     return p;
   }
   void deallocate(void* ptr, size_t nbytes, Device) override {
     if (!ptr) return;
     const size_t rounded = round_size(nbytes);
+    live_bytes_.fetch_sub(rounded, std::memory_order_relaxed);
     if (kCacheEnabled) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (cached_bytes_ + rounded <= kMaxCachedBytes) {
@@ -59,6 +65,10 @@ class CpuBackend final : public DeviceBackend {
   void memset(void* dst, int byte, size_t nbytes, Device) override {
     if (nbytes) std::memset(dst, byte, nbytes);
   }
+  CpuAllocatorStats stats() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return {live_bytes_.load(std::memory_order_relaxed), cached_bytes_};
+  }
 
  private:
   static size_t round_size(size_t n) { return n < 65536 ? (n + 63) / 64 * 64 : (n + 4095) / 4096 * 4096; }
@@ -71,10 +81,12 @@ class CpuBackend final : public DeviceBackend {
   std::mutex mutex_;
   std::multimap<size_t, void*> cache_;
   size_t cached_bytes_ = 0;
+  std::atomic<size_t> live_bytes_{0};  // for the profiler's memory track
 };
 
 // Never destroyed: tensors held by other static objects may be freed after main returns.
-DeviceBackend* backends[2] = {new CpuBackend(), nullptr};
+CpuBackend* cpu_backend = new CpuBackend();
+DeviceBackend* backends[2] = {cpu_backend, nullptr};
 
 }  // namespace
 
@@ -91,5 +103,7 @@ void register_device_backend(DeviceType type, DeviceBackend* backend) {
 }
 
 bool has_device_backend(DeviceType type) { return backends[static_cast<int>(type)] != nullptr; }
+
+CpuAllocatorStats cpu_allocator_stats() { return cpu_backend->stats(); }
 
 }  // namespace emrrg

@@ -37,4 +37,11 @@ DeviceBackend& device_backend(DeviceType type);
 void register_device_backend(DeviceType type, DeviceBackend* backend);
 bool has_device_backend(DeviceType type);
 
+// The CPU backend's memory: bytes handed out and not yet freed, and freed bytes it keeps cached.
+struct CpuAllocatorStats {
+  size_t live_bytes = 0;
+  size_t cached_bytes = 0;
+};
+CpuAllocatorStats cpu_allocator_stats();
+
 }  // namespace emrrg

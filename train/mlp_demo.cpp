@@ -7,6 +7,7 @@
 
 #include "models/mlp.h"
 #include "ops/ops.h"
+#include "runtime/profiler.h"
 #include "train/optimizer.h"
 
 namespace emrrg::train {
@@ -49,11 +50,22 @@ MlpDemoResult run_mlp_demo(const MlpDemoOptions& o, std::ostream& log) {
   MlpDemoResult result;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t step = 1; step <= o.steps; ++step) {
-    Tensor loss = cross_entropy(model.forward(x), y);
-    opt.zero_grad();
-    autograd::backward(loss);
-    opt.step();
+    Tensor loss;
+    {
+      const profiler::Range phase("forward", "phase");
+      loss = cross_entropy(model.forward(x), y);
+    }
+    {
+      const profiler::Range phase("backward", "phase");
+      opt.zero_grad();
+      autograd::backward(loss);
+    }
+    {
+      const profiler::Range phase("optimizer", "phase");
+      opt.step();
+    }
     result.losses.push_back(loss.item());
+    if (o.profile) o.profile->step();
     if (step % o.log_every == 0 || step == 1 || step == o.steps) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const double eta = elapsed / static_cast<double>(step) * static_cast<double>(o.steps - step);

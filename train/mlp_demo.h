@@ -8,6 +8,10 @@
 
 #include "runtime/device.h"
 
+namespace emrrg::profiler {
+class Session;
+}
+
 namespace emrrg::train {
 
 struct MlpDemoOptions {
@@ -18,6 +22,7 @@ struct MlpDemoOptions {
   uint64_t seed = 42;
   int64_t log_every = 25;
   Device device = Device::cpu();  // where the model and data live
+  profiler::Session* profile = nullptr;  // told of each step's end, when profiling
 };
 
 struct MlpDemoResult {

@@ -1,30 +1,71 @@
 #!/usr/bin/env bash
-# On a machine with an NVIDIA GPU: builds the CUDA backend for the local GPU, runs the `gpu`
-# tests (the simulator's kernel and backend tests, on the real device) and the CUDA
-# benchmarks, and prints a short table. Meant to finish in under 8 minutes on one H200.
+# On a machine with an NVIDIA GPU, connected or not: builds the CUDA backend for the local GPU
+# (EMRRG_CUDA_ARCHS, default native; 90 for an H100/H200), runs the `gpu` tests (every kernel
+# and backend test against the CPU, on the real device), the kernel roofline table next to
+# PyTorch's anchors (when python3 imports torch), a profiled MLP demo on the GPU and the CUDA
+# benchmarks, and prints a short final table. Full logs go to $OUT or build-gpu/results.
+# Meant to finish in under 8 minutes on one H200.
+# Offline: run scripts/gather-gpu-deps.sh on a connected machine and copy third_party/debs along
+# (docs/KERNELS.md); scripts/gpu-deps-env.sh then unpacks and uses them.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 out=${OUT:-build-gpu/results}
 mkdir -p "$out"
-bash scripts/install-deps.sh >/dev/null
+source scripts/gpu-deps-env.sh
+if [[ -z ${CMAKE_PREFIX_PATH:-} ]] && command -v apt-get >/dev/null; then
+  bash scripts/install-deps.sh >"$out/install-deps.log" 2>&1 || echo "install-deps failed (offline?): see $out/install-deps.log"
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 
+declare -a steps=()
 start=$(date +%s)
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DEMRRG_CUDA=ON -DEMRRG_CUDA_ARCHS=native -DEMRRG_SIM=OFF \
-  >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-cmake --build build-gpu --target gpu_tests nccl_tests bench_cuda -j"$(nproc)" >"$out/build.log" 2>&1 ||
-  { grep -E "error" "$out/build.log" | head -40; exit 1; }
-echo "build: $(( $(date +%s) - start )) s"
+step() {  # step NAME LOG COMMAND...: runs it, records rc and seconds
+  local name=$1 log=$2 t0=$SECONDS
+  shift 2
+  "$@" >"$log" 2>&1
+  local rc=$?
+  steps+=("$(printf '%-22s %4s %6s s  %s' "$name" "$rc" "$((SECONDS - t0))" "$log")")
+  return $rc
+}
 
-ctest --test-dir build-gpu -L gpu --output-on-failure --timeout 120 >"$out/tests.log" 2>&1
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+step configure "$out/configure.log" cmake -S . -B build-gpu "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+  -DEMRRG_CUDA=ON -DEMRRG_CUDA_ARCHS="${EMRRG_CUDA_ARCHS:-native}" -DEMRRG_SIM=OFF ||
+  { tail -30 "$out/configure.log"; exit 1; }
+step build "$out/build.log" cmake --build build-gpu --target gpu_tests nccl_tests bench_cuda roofline emrrg -j"$(nproc)" ||
+  { grep -E "error" "$out/build.log" | head -40; exit 1; }
+
+step "gpu tests" "$out/tests.log" ctest --test-dir build-gpu -L gpu --output-on-failure --timeout 120
 tests_rc=$?
 grep -E "tests passed|tests failed|\*\*\*Failed|Exception" "$out/tests.log" | head -40
 
-build-gpu/bin/bench_cuda --benchmark_min_time=0.2 >"$out/bench.txt" 2>&1
+anchors=()
+if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  # The JSON on stdout, warnings apart.
+  step "torch anchors" "$out/torch_anchors.log" \
+    bash -c 'python3 scripts/gpu/torch_anchors.py >"$1"' _ "$out/torch_anchors.json" &&
+    anchors=(--anchors "$out/torch_anchors.json")
+else
+  steps+=("$(printf '%-22s %4s %6s s  %s' "torch anchors" "-" "0" "python3 has no torch with CUDA: skipped")")
+fi
+step roofline "$out/roofline.txt" build-gpu/bin/roofline "${anchors[@]}" --json "$out/roofline.json"
+roofline_rc=$?
+
+# The profiler on the real device: a trace of 3 training steps and its summary table.
+step "profiled demo" "$out/profile.txt" build-gpu/bin/emrrg demo --device cuda --steps 20 --hidden 1024 \
+  --profile "$out/trace.json" --profile-warmup 5 --profile-steps 3
+profile_rc=$?
+
+step "bench_cuda" "$out/bench.txt" build-gpu/bin/bench_cuda --benchmark_min_time=0.2
 bench_rc=$?
 
 echo
-# Google Benchmark's own table: time per call, GB/s or TFLOP/s, and peak_GB/s (measured copy).
-grep -E "^(Benchmark|BM_)" "$out/bench.txt"
-echo "total: $(( $(date +%s) - start )) s (tests rc $tests_rc, bench rc $bench_rc)"
-exit $(( tests_rc || bench_rc ))
+cat "$out/roofline.txt"
+echo
+sed -n '/^profile:/,$p' "$out/profile.txt" | head -25
+echo
+printf '%-22s %4s %8s  %s\n' step rc time log
+printf '%s\n' "${steps[@]}"
+echo "total: $(($(date +%s) - start)) s; logs in $out"
+exit $((tests_rc || roofline_rc || profile_rc || bench_rc))

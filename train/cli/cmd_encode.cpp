@@ -10,6 +10,7 @@
 #include "runtime/threading.h"
 #include "train/cli/command_registry.h"
 #include "train/cli/encoder_source.h"
+#include "train/cli/profile_option.h"
 #include "train/image_encoding.h"
 
 namespace {
@@ -20,12 +21,15 @@ struct EncodeOptions {
   std::vector<std::string> images;
   int64_t batch = 8;
   int threads = 0;
+  emrrg::cli::ProfileChoice profile;
 };
 
 int run_encode(const EncodeOptions& o) {
   if (o.threads > 0) emrrg::set_num_threads(o.threads);
   const std::unique_ptr<emrrg::models::VisionMamba> encoder = emrrg::cli::load_encoder(o.source);
+  auto session = emrrg::cli::start_profile(o.profile);
   const emrrg::Tensor features = emrrg::train::encode_image_files(*encoder, o.images, o.batch);
+  emrrg::cli::finish_profile(session, o.profile, std::cerr);
   emrrg::save_safetensors(o.out, {{"features", features}},
                           {{"kind", emrrg::models::to_string(encoder->config().kind)},
                            {"weights", o.source.describe()}});
@@ -40,6 +44,7 @@ const bool registered = emrrg::cli::register_command(
        app.add_option("--out", o->out, "Output safetensors file")->required();
        app.add_option("--batch", o->batch, "Images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
        app.add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
+       emrrg::cli::add_profile_options(app, o->profile, "");
        app.add_option("images", o->images, "Image files (PNG, JPEG, ...)")->required()->check(CLI::ExistingFile);
        return std::function<int()>([o] { return run_encode(*o); });
      }});

@@ -9,6 +9,7 @@
 
 #include "train/cli/command_registry.h"
 #include "train/cli/device_option.h"
+#include "train/cli/profile_option.h"
 #include "train/text_generation.h"
 
 namespace {
@@ -62,12 +63,16 @@ const bool registered = emrrg::cli::register_command(
        app.add_option("--length-penalty", g.length_penalty, "Beam score / length^A")->capture_default_str();
        app.add_flag("--print-ids", o->print_ids, "Print the new token ids instead of text");
        emrrg::cli::add_device_option(app, *device);
-       return [o, prompt, prompt_ids, device, &app] {
+       auto profile = std::make_shared<emrrg::cli::ProfileChoice>();
+       emrrg::cli::add_profile_options(app, *profile, "");
+       return [o, prompt, prompt_ids, device, profile, &app] {
          if (app.count("--prompt")) o->prompt = *prompt;
          if (app.count("--prompt-ids")) o->prompt_ids = parse_ids(*prompt_ids);
          o->generation.do_sample = o->generation.temperature > 0.0f;
          o->device = emrrg::cli::resolve_device(*device);
+         auto session = emrrg::cli::start_profile(*profile);
          emrrg::train::run_text_generation(*o, std::cout, std::cerr);
+         emrrg::cli::finish_profile(session, *profile, std::cerr);
          return 0;
        };
      }});

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "runtime/profiler.h"
 #include "train/data/rng.h"
 
 namespace emrrg::data {
@@ -75,7 +76,11 @@ void DataLoader::start_epoch(int64_t epoch, size_t first_batch) {
     bad_messages_.clear();
   }
   started_ = true;
-  for (int w = 0; w < config_.num_workers; ++w) workers_.emplace_back([this] { worker_loop(); });
+  for (int w = 0; w < config_.num_workers; ++w)
+    workers_.emplace_back([this, w] {
+      profiler::set_thread_name("data loader worker " + std::to_string(w));
+      worker_loop();
+    });
 }
 
 void DataLoader::worker_loop() {
@@ -90,7 +95,11 @@ void DataLoader::worker_loop() {
       if (stopping_) return;
       k = next_to_claim_++;
     }
-    Result r = build(k);
+    Result r;
+    {
+      const profiler::Range range("load batch", "loader");
+      r = build(k);
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ready_.emplace(k, std::move(r));
