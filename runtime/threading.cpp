@@ -114,9 +114,15 @@ ThreadPool& pool() {
   return p;
 }
 
-// OMP_NUM_THREADS or the core count, as before the pool replaced OpenMP's.
-std::atomic<int> g_threads{omp_get_max_threads()};
+// 0 until set_num_threads: then OMP_NUM_THREADS or the core count, as before the pool replaced
+// OpenMP's team (constant-initialised, so right even for a caller in another file's static init).
+std::atomic<int> g_threads{0};
 std::once_flag g_started;
+
+int default_threads() {
+  static const int n = omp_get_max_threads();
+  return n;
+}
 
 }  // namespace
 
@@ -128,7 +134,10 @@ void set_num_threads(int n) {
   pool().resize(n - 1);
 }
 
-int num_threads() { return g_threads.load(); }
+int num_threads() {
+  const int n = g_threads.load();
+  return n > 0 ? n : default_threads();
+}
 
 namespace detail {
 
