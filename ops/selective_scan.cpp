@@ -109,40 +109,99 @@ template <typename T> struct ScanOperands {
   T bias_of(int64_t d) const { return bias ? bias[d] : T(0); }
 };
 
+// The kernels scan kLanes consecutive channels side by side, one per vector lane: each lane runs
+// the one-channel recurrence with the same operations in the same order (sums over the state in
+// state order), so the result is that of a channel-at-a-time scan, while the loops over lanes
+// vectorise and the sums' dependency chains are shared by kLanes channels.
+constexpr int64_t kLanes = 8;
+static_assert(kChannelGroup % kLanes == 0, "a channel group is whole blocks of lanes");
+
+// One block's per-channel operands, lane-minor: a [N, kLanes], per time step delta + bias, u, z
+// [L, kLanes]; lanes past the last channel hold zeros (a finite scan nobody reads).
+template <typename T> struct LaneBlock {
+  int64_t b, d0, lanes;
+  std::vector<T> A, raw, u, z;
+  T D[kLanes];
+
+  LaneBlock(const ScanOperands<T>& s)
+      : A(static_cast<size_t>(s.N * kLanes)), raw(static_cast<size_t>(s.L * kLanes)), u(raw.size()),
+        z(s.z ? raw.size() : 0) {}
+  void load(const ScanOperands<T>& s, int64_t block_index, int64_t blocks) {
+    b = block_index / blocks;
+    d0 = (block_index % blocks) * kLanes;
+    lanes = std::min(kLanes, s.dim - d0);
+    std::fill(A.begin(), A.end(), T(0));
+    std::fill(raw.begin(), raw.end(), T(0));
+    std::fill(u.begin(), u.end(), T(0));
+    std::fill(z.begin(), z.end(), T(0));
+    for (int64_t l = 0; l < kLanes; ++l) D[l] = s.D && l < lanes ? s.D[d0 + l] : T(0);
+    for (int64_t l = 0; l < lanes; ++l) {
+      const int64_t d = d0 + l, row = b * s.dim + d;
+      const T bias = s.bias_of(d);
+      for (int64_t n = 0; n < s.N; ++n) A[n * kLanes + l] = s.A[d * s.N + n];
+      for (int64_t t = 0; t < s.L; ++t) {
+        raw[t * kLanes + l] = s.delta[row * s.L + t] + bias;
+        u[t * kLanes + l] = s.u[row * s.L + t];
+        if (s.z) z[t * kLanes + l] = s.z[row * s.L + t];
+      }
+    }
+  }
+};
+
+// One time step of the block's forward: h [N, kLanes] from hp (may be h), e [N, kLanes] the decays
+// exp(delta' A), y [kLanes] = sum_n h C (state order); dt, dt_u [kLanes].
+template <typename T>
+inline void lanes_step(int64_t N, const T* A, const T* dt, const T* dt_u, const T* Bt, const T* Ct, const T* hp,
+                       T* h, T* e, T* y) {
+  for (int64_t l = 0; l < kLanes; ++l) y[l] = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    T* en = e + n * kLanes;
+    T* hn = h + n * kLanes;
+    const T* hpn = hp + n * kLanes;
+    for (int64_t l = 0; l < kLanes; ++l) en[l] = mamba::decay_exp(dt[l] * A[n * kLanes + l]);
+    for (int64_t l = 0; l < kLanes; ++l) hn[l] = en[l] * hpn[l] + dt_u[l] * Bt[n];
+    for (int64_t l = 0; l < kLanes; ++l) y[l] += hn[l] * Ct[n];
+  }
+}
+
 // {out [batch, dim, L], last_state [batch, dim, N], saved [batch, dim, chunks, N]} in T, `saved`
 // holding the state entering each chunk.
 template <typename T> std::vector<Tensor> scan_forward(const ScanOperands<T>& s) {
-  const int64_t L = s.L, N = s.N, chunks = (L + kChunk - 1) / kChunk;
+  const int64_t L = s.L, N = s.N, chunks = (L + kChunk - 1) / kChunk, blocks = (s.dim + kLanes - 1) / kLanes;
   Tensor out = empty({s.batch, s.dim, L}, dtype_of<T>());
   Tensor last_state = empty({s.batch, s.dim, N}, dtype_of<T>());
   Tensor saved = empty({s.batch, s.dim, chunks, N}, dtype_of<T>());
   T* po = out.data<T>();
   T* plast = last_state.data<T>();
   T* psaved = saved.data<T>();
-  parallel_for(s.batch * s.dim, grain_for(L * N), [&](int64_t r0, int64_t r1) {
-    std::vector<T> h(static_cast<size_t>(N)), e(static_cast<size_t>(N));
-    for (int64_t row = r0; row < r1; ++row) {
-      const int64_t b = row / s.dim, d = row % s.dim;
-      const T* A = s.A + d * N;
-      const T bias = s.bias_of(d);
+  parallel_for(s.batch * blocks, grain_for(kLanes * L * N), [&](int64_t k0, int64_t k1) {
+    LaneBlock<T> blk(s);
+    std::vector<T> h(static_cast<size_t>(N * kLanes)), e(h.size());
+    T dt[kLanes], dt_u[kLanes], y[kLanes];
+    for (int64_t k = k0; k < k1; ++k) {
+      blk.load(s, k, blocks);
+      const int64_t row0 = blk.b * s.dim + blk.d0;
       std::fill(h.begin(), h.end(), T(0));
       for (int64_t t = 0; t < L; ++t) {
-        if (t % kChunk == 0) std::copy(h.begin(), h.end(), psaved + (row * chunks + t / kChunk) * N);
-        const T dt = mamba::step_size(s.delta[row * L + t] + bias, s.softplus);
-        const T ut = s.u[row * L + t];
-        const T dt_u = dt * ut;
-        const T* Bt = s.B + (b * L + t) * N;
-        const T* Ct = s.C + (b * L + t) * N;
-        // Separate loops: the first two vectorise, the sum stays in state order.
-        for (int64_t n = 0; n < N; ++n) e[n] = mamba::decay_exp(dt * A[n]);
-        for (int64_t n = 0; n < N; ++n) h[n] = e[n] * h[n] + dt_u * Bt[n];
-        T y = 0;
-        for (int64_t n = 0; n < N; ++n) y += h[n] * Ct[n];
-        if (s.D) y += s.D[d] * ut;
-        if (s.z) y *= mamba::silu(s.z[row * L + t]);
-        po[row * L + t] = y;
+        if (t % kChunk == 0)
+          for (int64_t l = 0; l < blk.lanes; ++l)
+            for (int64_t n = 0; n < N; ++n) psaved[((row0 + l) * chunks + t / kChunk) * N + n] = h[n * kLanes + l];
+        const T* ut = &blk.u[t * kLanes];
+        for (int64_t l = 0; l < kLanes; ++l) {
+          dt[l] = mamba::step_size(blk.raw[t * kLanes + l], s.softplus);
+          dt_u[l] = dt[l] * ut[l];
+        }
+        lanes_step(N, blk.A.data(), dt, dt_u, s.B + (blk.b * L + t) * N, s.C + (blk.b * L + t) * N, h.data(),
+                   h.data(), e.data(), y);
+        for (int64_t l = 0; l < blk.lanes; ++l) {
+          T yl = y[l];
+          if (s.D) yl += blk.D[l] * ut[l];
+          if (s.z) yl *= mamba::silu(blk.z[t * kLanes + l]);
+          po[(row0 + l) * L + t] = yl;
+        }
       }
-      std::copy(h.begin(), h.end(), plast + row * N);
+      for (int64_t l = 0; l < blk.lanes; ++l)
+        for (int64_t n = 0; n < N; ++n) plast[(row0 + l) * N + n] = h[n * kLanes + l];
     }
   });
   return {out, last_state, saved};
@@ -152,7 +211,7 @@ template <typename T> std::vector<Tensor> scan_forward(const ScanOperands<T>& s)
 // the undefined optional inputs) from the forward's `saved` and dout [batch, dim, L].
 template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s, const T* saved, const T* dout) {
   const int64_t L = s.L, N = s.N, chunks = (L + kChunk - 1) / kChunk;
-  const int64_t groups = (s.dim + kChannelGroup - 1) / kChannelGroup;
+  const int64_t groups = (s.dim + kChannelGroup - 1) / kChannelGroup, blocks = (s.dim + kLanes - 1) / kLanes;
   Tensor du = empty({s.batch, s.dim, L}, dtype_of<T>());
   Tensor ddelta = empty({s.batch, s.dim, L}, dtype_of<T>());
   Tensor dz = s.z ? empty({s.batch, s.dim, L}, dtype_of<T>()) : Tensor();
@@ -171,88 +230,105 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
   T* pdB = dB_part.data<T>();
   T* pdC = dC_part.data<T>();
   parallel_for(s.batch * groups, grain_for(kChannelGroup * L * N), [&](int64_t task0, int64_t task1) {
-    // One chunk's recomputed forward: h_t and exp(delta'_t A) [kChunk, N], raw delta, delta', y.
-    std::vector<T> hs(static_cast<size_t>(kChunk * N)), es(static_cast<size_t>(kChunk * N));
-    std::vector<T> raws(kChunk), dts(kChunk), ys(kChunk);
+    LaneBlock<T> blk(s);
+    // One chunk's recomputed forward: h_t and exp(delta'_t A) [kChunk, N, kLanes], delta', y.
+    const size_t state = static_cast<size_t>(N * kLanes);
+    std::vector<T> hs(kChunk * state), es(kChunk * state), h0(state), dts(kChunk * kLanes), ys(kChunk * kLanes);
     // carry = exp(delta'_{t+1} A) * dh_{t+1}, the reverse recurrence's running term.
-    std::vector<T> carry(static_cast<size_t>(N)), dA(static_cast<size_t>(N));
-    std::vector<T> dh(static_cast<size_t>(N)), dh_e_hp(static_cast<size_t>(N));  // dh_t, dh_t exp(delta'_t A) h_{t-1}
+    std::vector<T> carry(state), dA(state), dB_lanes(state), dC_lanes(state);
+    T dt_u[kLanes], g[kLanes], du_t[kLanes], ddt[kLanes], dD[kLanes], dbias[kLanes];
     for (int64_t task = task0; task < task1; ++task) {
       const int64_t b = task / groups, group = task % groups;
       T* dBg = pdB + task * L * N;
       T* dCg = pdC + task * L * N;
-      for (int64_t d = group * kChannelGroup; d < std::min(s.dim, (group + 1) * kChannelGroup); ++d) {
-        const int64_t row = b * s.dim + d;
-        const T* A = s.A + d * N;
-        const T* u = s.u + row * L;
-        const T* g_out = dout + row * L;
-        const T bias = s.bias_of(d);
+      const int64_t block_end = std::min(blocks, (group + 1) * (kChannelGroup / kLanes));
+      for (int64_t block = group * (kChannelGroup / kLanes); block < block_end; ++block) {
+        blk.load(s, b * blocks + block, blocks);
+        const int64_t row0 = b * s.dim + blk.d0;
+        const T* A = blk.A.data();
         std::fill(carry.begin(), carry.end(), T(0));
         std::fill(dA.begin(), dA.end(), T(0));
-        T dD = 0, dbias = 0;
+        std::fill(dD, dD + kLanes, T(0));
+        std::fill(dbias, dbias + kLanes, T(0));
         for (int64_t c = chunks - 1; c >= 0; --c) {
           const int64_t t0 = c * kChunk, t1 = std::min(L, t0 + kChunk);
-          const T* h0 = saved + (row * chunks + c) * N;
+          std::fill(h0.begin(), h0.end(), T(0));
+          for (int64_t l = 0; l < blk.lanes; ++l)
+            for (int64_t n = 0; n < N; ++n) h0[n * kLanes + l] = saved[((row0 + l) * chunks + c) * N + n];
           for (int64_t t = t0; t < t1; ++t) {
             const int64_t i = t - t0;
-            raws[i] = s.delta[row * L + t] + bias;
-            const T dt = dts[i] = mamba::step_size(raws[i], s.softplus);
-            const T dt_u = dt * u[t];
-            const T* hp = i ? &hs[(i - 1) * N] : h0;
-            const T* Bt = s.B + (b * L + t) * N;
-            const T* Ct = s.C + (b * L + t) * N;
-            T* e = &es[i * N];
-            T* h = &hs[i * N];
-            for (int64_t n = 0; n < N; ++n) e[n] = mamba::decay_exp(dt * A[n]);
-            for (int64_t n = 0; n < N; ++n) h[n] = e[n] * hp[n] + dt_u * Bt[n];
-            T y = 0;
-            for (int64_t n = 0; n < N; ++n) y += h[n] * Ct[n];
-            ys[i] = s.D ? y + s.D[d] * u[t] : y;
+            T* dt = &dts[i * kLanes];
+            const T* ut = &blk.u[t * kLanes];
+            for (int64_t l = 0; l < kLanes; ++l) {
+              dt[l] = mamba::step_size(blk.raw[t * kLanes + l], s.softplus);
+              dt_u[l] = dt[l] * ut[l];
+            }
+            T* y = &ys[i * kLanes];
+            lanes_step(N, A, dt, dt_u, s.B + (b * L + t) * N, s.C + (b * L + t) * N,
+                       i ? &hs[(i - 1) * state] : h0.data(), &hs[i * state], &es[i * state], y);
+            for (int64_t l = 0; l < kLanes; ++l)
+              if (s.D) y[l] = y[l] + blk.D[l] * ut[l];
           }
           for (int64_t t = t1 - 1; t >= t0; --t) {
             const int64_t i = t - t0;
-            const T* h = &hs[i * N];
-            const T* hp = i ? &hs[(i - 1) * N] : h0;
-            const T* e = &es[i * N];
+            const T* h = &hs[i * state];
+            const T* hp = i ? &hs[(i - 1) * state] : h0.data();
+            const T* e = &es[i * state];
             const T* Bt = s.B + (b * L + t) * N;
             const T* Ct = s.C + (b * L + t) * N;
+            const T* dt = &dts[i * kLanes];
+            const T* ut = &blk.u[t * kLanes];
+            for (int64_t l = 0; l < kLanes; ++l) {
+              g[l] = l < blk.lanes ? dout[(row0 + l) * L + t] : T(0);  // d loss / d y, through the gate
+              if (s.z) {
+                const T zt = blk.z[t * kLanes + l];
+                if (l < blk.lanes) pdz[(row0 + l) * L + t] = g[l] * ys[i * kLanes + l] * mamba::silu_derivative(zt);
+                g[l] *= mamba::silu(zt);
+              }
+              du_t[l] = 0;
+              ddt[l] = 0;
+              if (s.D) {
+                du_t[l] = blk.D[l] * g[l];
+                dD[l] += g[l] * ut[l];
+              }
+              dt_u[l] = dt[l] * ut[l];
+            }
+            for (int64_t n = 0; n < N; ++n) {
+              const int64_t o = n * kLanes;
+              for (int64_t l = 0; l < kLanes; ++l) {
+                const T dh = g[l] * Ct[n] + carry[o + l];
+                const T dh_e_hp = dh * e[o + l] * hp[o + l];
+                dB_lanes[o + l] = dh * dt_u[l];
+                dC_lanes[o + l] = g[l] * h[o + l];
+                dA[o + l] += dt[l] * dh_e_hp;
+                carry[o + l] = e[o + l] * dh;
+                du_t[l] += dh * Bt[n] * dt[l];
+                ddt[l] += dh * Bt[n] * ut[l] + A[o + l] * dh_e_hp;
+              }
+            }
+            // The channels' dB, dC contributions in channel order.
             T* dBt = dBg + t * N;
             T* dCt = dCg + t * N;
-            const T dt = dts[i], ut = u[t];
-            T g = g_out[t];  // d loss / d y, through the gate
-            if (s.z) {
-              const T zt = s.z[row * L + t];
-              pdz[row * L + t] = g * ys[i] * mamba::silu_derivative(zt);
-              g *= mamba::silu(zt);
+            for (int64_t l = 0; l < blk.lanes; ++l)
+              for (int64_t n = 0; n < N; ++n) {
+                dBt[n] += dB_lanes[n * kLanes + l];
+                dCt[n] += dC_lanes[n * kLanes + l];
+              }
+            for (int64_t l = 0; l < blk.lanes; ++l) {
+              const int64_t row = row0 + l;
+              pdu[row * L + t] = du_t[l];
+              const T draw = ddt[l] * mamba::step_size_derivative(blk.raw[t * kLanes + l], s.softplus);
+              pddelta[row * L + t] = draw;
+              dbias[l] += draw;
             }
-            T du_t = 0, ddt = 0;
-            if (s.D) {
-              du_t = s.D[d] * g;
-              dD += g * ut;
-            }
-            const T dt_u = dt * ut;
-            // The elementwise updates vectorise; the two sums over the state follow in order.
-            for (int64_t n = 0; n < N; ++n) {
-              dh[n] = g * Ct[n] + carry[n];
-              dh_e_hp[n] = dh[n] * e[n] * hp[n];
-              dBt[n] += dh[n] * dt_u;
-              dCt[n] += g * h[n];
-              dA[n] += dt * dh_e_hp[n];
-              carry[n] = e[n] * dh[n];
-            }
-            for (int64_t n = 0; n < N; ++n) {
-              du_t += dh[n] * Bt[n] * dt;
-              ddt += dh[n] * Bt[n] * ut + A[n] * dh_e_hp[n];
-            }
-            pdu[row * L + t] = du_t;
-            const T draw = ddt * mamba::step_size_derivative(raws[i], s.softplus);
-            pddelta[row * L + t] = draw;
-            dbias += draw;
           }
         }
-        std::copy(dA.begin(), dA.end(), pdA + row * N);
-        pdD[row] = dD;
-        pdbias[row] = dbias;
+        for (int64_t l = 0; l < blk.lanes; ++l) {
+          const int64_t row = row0 + l;
+          for (int64_t n = 0; n < N; ++n) pdA[row * N + n] = dA[n * kLanes + l];
+          pdD[row] = dD[l];
+          pdbias[row] = dbias[l];
+        }
       }
     }
   });

@@ -1,14 +1,23 @@
-// The CPU thread pool is OpenMP's; OpenBLAS is told the same thread count.
+// The CPU thread pool (threading.cpp); OpenBLAS is told the same thread count.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 namespace emrrg {
 
 void set_num_threads(int n);
 int num_threads();
 
+namespace detail {
+// Runs chunk(c) for every c in [0, chunks) on the pool (the caller takes part) and returns when all
+// have run; the first exception thrown by a chunk is rethrown here. A call from inside a chunk, or
+// while another thread holds the pool, runs the chunks in order on the calling thread.
+void run_chunks(int64_t chunks, const std::function<void(int64_t)>& chunk);
+}  // namespace detail
+
 // Runs fn(begin, end) over [0, n) in chunks of at least `grain` items, in parallel when
-// there is more than one chunk.
+// there is more than one chunk. Which thread runs a chunk is not fixed, so fn's result must not
+// depend on it (every kernel's chunks write disjoint outputs).
 template <typename Fn> void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
@@ -18,12 +27,11 @@ template <typename Fn> void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
     return;
   }
   const int64_t per = (n + chunks - 1) / chunks;
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
+  detail::run_chunks(chunks, [&](int64_t c) {
     const int64_t b = c * per;
     const int64_t e = b + per < n ? b + per : n;
     if (b < e) fn(b, e);
-  }
+  });
 }
 
 }  // namespace emrrg
