@@ -62,6 +62,12 @@ TEST(FuzzRegressions, JpegHuffmanTableOfMoreThan256CodesIsRefusedBeforeStb) {
   // stb_image 2.27 wrote past its Huffman size table (UBSan: index 257 out of bounds).
   const std::string path = regression("fuzz_image", "regress-stb-huffman-overflow.jpg");
   expect_refused([&] { data::read_image(path); }, {path, "Huffman table of 440 codes", "at most 256"});
+  // The same after junk bytes before the frame header, which stb skips.
+  const std::string junk = regression("fuzz_image", "regress-stb-huffman-overflow-after-junk.jpg");
+  expect_refused([&] { data::read_image(junk); }, {junk, "Huffman table of 339 codes", "at most 256"});
+  // And after FF fill bytes before the start-of-image marker, which stb accepts.
+  const std::string fill = regression("fuzz_image", "regress-stb-huffman-overflow-fill-before-soi.jpg");
+  expect_refused([&] { data::read_image(fill); }, {fill, "Huffman table of 767 codes", "at most 256"});
 }
 
 TEST(FuzzRegressions, JpegsWithHuffmanTablesBetweenScansStillDecode) {

@@ -12,12 +12,17 @@ void check_jpeg_huffman_tables(const std::string& bytes, const std::string& name
   const size_t n = bytes.size();
   // stb reads zeros past the end of the data.
   auto at = [&](size_t i) -> unsigned { return i < n ? p[i] : 0u; };
-  if (n < 2 || p[0] != 0xFF || p[1] != 0xD8) return;
-  size_t i = 2;
-  bool in_scan = false;  // after SOS: entropy-coded data, where FF 00 is a data byte
+  // SOI, after any number of FF fill bytes.
+  size_t i = 0;
+  while (i + 1 < n && p[i] == 0xFF && p[i + 1] == 0xFF) ++i;
+  if (i + 1 >= n || p[i] != 0xFF || p[i + 1] != 0xD8) return;
+  i += 2;
+  // Before the frame header stb skips bytes until the next marker; after it, only inside a scan
+  // (entropy-coded data, where FF 00 is a data byte and FF D0..D7 are restart markers).
+  bool frame_seen = false, in_scan = false;
   while (i + 1 < n) {
     if (p[i] != 0xFF) {
-      if (!in_scan) return;  // stb wants a marker here and fails
+      if (!in_scan && frame_seen) return;  // stb wants a marker here and fails
       ++i;
       continue;
     }
@@ -26,7 +31,7 @@ void check_jpeg_huffman_tables(const std::string& bytes, const std::string& name
       ++i;
       continue;
     }
-    if (marker == 0x00 || (marker >= 0xD0 && marker <= 0xD7)) {  // stuffed byte, restart marker
+    if (marker == 0x00 || (marker >= 0xD0 && marker <= 0xD7)) {
       if (!in_scan) return;
       i += 2;
       continue;
@@ -51,6 +56,7 @@ void check_jpeg_huffman_tables(const std::string& bytes, const std::string& name
     } else {
       i += 2 + length;
     }
+    frame_seen = frame_seen || marker == 0xC0 || marker == 0xC1 || marker == 0xC2;  // stb's SOF markers
     in_scan = marker == 0xDA;
   }
 }
