@@ -1,7 +1,9 @@
 // CPU benchmarks of the foundation: matmul through the framework against a direct OpenBLAS
 // call (the measured peak the framework should reach), a large elementwise add against
 // memcpy bandwidth, and causal attention (tiled, forward and forward + backward) next to the
-// same attention composed of OpenBLAS matmuls and softmax.
+// same attention composed of OpenBLAS matmuls and softmax, and the LoRA linear (fused, beside
+// its base GEMM alone and beside the same LoRA composed of three linear() calls), and the gated
+// cross-attention beside the same layer composed of attention, tanh, mul and add.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
@@ -126,6 +128,86 @@ void BM_attention_naive_forward(benchmark::State& state) {
   set_flops(state, attention_forward_flops(L));
 }
 
+// A LoRA linear at a Llama projection's shape: 512 tokens, 4096 -> 4096, rank 32, float32, W
+// frozen. FLOPs: 2 N in out for the base GEMM plus 2 N r (in + out) for the adapter; the backward
+// costs the base's dx (2 N in out) plus twice the adapter (dh and dB, dA and dh A).
+constexpr int64_t kLoraTokens = 512, kLoraIn = 4096, kLoraOut = 4096, kLoraRank = 32;
+constexpr double kLoraScale = 2.0;
+
+struct LoraInputs {
+  Tensor x, w, a, b;
+};
+LoraInputs lora_inputs(bool requires_grad) {
+  Generator gen(4);
+  LoraInputs in{rand_uniform({kLoraTokens, kLoraIn}, -1, 1, gen), rand_uniform({kLoraOut, kLoraIn}, -0.02, 0.02, gen),
+                rand_uniform({kLoraRank, kLoraIn}, -0.02, 0.02, gen),
+                rand_uniform({kLoraOut, kLoraRank}, -0.02, 0.02, gen)};
+  for (Tensor* t : {&in.x, &in.a, &in.b}) t->set_requires_grad(requires_grad);
+  return in;
+}
+constexpr double kLoraBaseFlops = 2.0 * kLoraTokens * kLoraIn * kLoraOut;
+constexpr double kLoraAdapterFlops = 2.0 * kLoraTokens * kLoraRank * (kLoraIn + kLoraOut);
+
+enum LoraVariant { kFused, kBaseOnly, kUnfused };
+Tensor lora_variant(const LoraInputs& in, int64_t variant) {
+  if (variant == kFused) return lora_linear(in.x, in.w, Tensor(), in.a, in.b, kLoraScale);
+  if (variant == kBaseOnly) return linear(in.x, in.w);
+  return add(linear(in.x, in.w), mul(linear(linear(in.x, in.a), in.b), kLoraScale));
+}
+
+// Arg: LoraVariant. The base GEMM alone is the floor; the unfused formula is what the op replaces.
+void BM_lora_linear_forward(benchmark::State& state) {
+  const LoraInputs in = lora_inputs(false);
+  for (auto _ : state) benchmark::DoNotOptimize(lora_variant(in, state.range(0)).raw_data());
+  set_flops(state, kLoraBaseFlops + (state.range(0) == kBaseOnly ? 0 : kLoraAdapterFlops));
+}
+
+// Forward + backward to dx, dA and dB (dx only for the base GEMM); never dW.
+void BM_lora_linear_forward_backward(benchmark::State& state) {
+  const LoraInputs in = lora_inputs(true);
+  const Tensor g = full({kLoraTokens, kLoraOut}, 1e-3);
+  for (auto _ : state) {
+    autograd::backward(lora_variant(in, state.range(0)), g);
+    benchmark::DoNotOptimize(in.x.grad().raw_data());
+    for (const Tensor* t : {&in.x, &in.a, &in.b}) t->impl()->grad.reset();
+  }
+  set_flops(state, 2 * kLoraBaseFlops + (state.range(0) == kBaseOnly ? 0 : 3 * kLoraAdapterFlops));
+}
+
+// Gated cross-attention at one sample of the paper's shape: Llama-2-7B's 32 heads of dim 128
+// (no GQA), 300 text tokens over 197 visual tokens, float32, warm-up gate 0.5. FLOPs: 4 Lt Lv hd
+// per head forward, 3.5x that for forward + backward.
+constexpr int64_t kGxaHeads = 32, kGxaHeadDim = 128, kGxaText = 300, kGxaVisual = 197;
+
+std::vector<Tensor> gated_inputs() {
+  Generator gen(5);
+  std::vector<Tensor> in{rand_uniform({1, kGxaHeads, kGxaText, kGxaHeadDim}, -1, 1, gen),
+                         rand_uniform({1, kGxaHeads, kGxaVisual, kGxaHeadDim}, -1, 1, gen),
+                         rand_uniform({1, kGxaHeads, kGxaVisual, kGxaHeadDim}, -1, 1, gen),
+                         rand_uniform({1, kGxaHeads, kGxaText, kGxaHeadDim}, -1, 1, gen),
+                         rand_uniform({1, kGxaText, 1}, -2, 2, gen), full({1}, 0.5)};
+  for (Tensor& t : in) t.set_requires_grad(true);
+  return in;
+}
+
+// Arg 0: the fused op; 1: attention(...).out * tanh(gate) * tanh(w) + self_out from separate ops.
+Tensor gated_variant(const std::vector<Tensor>& x, int64_t variant) {
+  if (variant == 0) return gated_cross_attention(x[0], x[1], x[2], x[3], x[4], x[5]);
+  const Tensor cross = attention(x[0], x[1], x[2], false).out;
+  return add(x[3], mul(mul(cross, unsqueeze(tanh(x[4]), 1)), tanh(x[5])));
+}
+
+void BM_gated_cross_attention_forward_backward(benchmark::State& state) {
+  const std::vector<Tensor> in = gated_inputs();
+  const Tensor g = full({1, kGxaHeads, kGxaText, kGxaHeadDim}, 1e-3);
+  for (auto _ : state) {
+    autograd::backward(gated_variant(in, state.range(0)), g);
+    benchmark::DoNotOptimize(in[0].grad().raw_data());
+    for (const Tensor& t : in) t.impl()->grad.reset();
+  }
+  set_flops(state, 3.5 * 4.0 * kGxaHeads * kGxaText * kGxaVisual * kGxaHeadDim);
+}
+
 BENCHMARK(BM_matmul_framework)->Arg(256)->Arg(512)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_matmul_openblas)->Arg(256)->Arg(512)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_linear_framework)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -134,6 +216,12 @@ BENCHMARK(BM_memcpy_peak)->Arg(1 << 24)->Unit(benchmark::kMillisecond)->UseRealT
 BENCHMARK(BM_attention_forward)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_attention_forward_backward)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_attention_naive_forward)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_gated_cross_attention_forward_backward)
+    ->ArgName("fused0_composed1")->DenseRange(0, 1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_lora_linear_forward)
+    ->ArgName("fused0_base1_unfused2")->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_lora_linear_forward_backward)
+    ->ArgName("fused0_base1_unfused2")->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -69,7 +69,8 @@ MambaMixer::MambaMixer(const MambaMixerConfig& c, Generator& gen) : config_(c) {
   out_proj = register_module("out_proj", std::make_shared<Linear>(di, c.d_model, c.bias, gen, c.dtype));
 }
 
-Tensor MambaMixer::run_scan(const MambaScan& s, const Tensor& xz) const {
+Tensor MambaMixer::run_scan(size_t index, const Tensor& xz) const {
+  const MambaScan& s = scans[index];
   const int64_t di = config_.d_inner(), R = config_.resolved_dt_rank(), N = config_.d_state;
   Tensor x = narrow(xz, 1, 0, di), z = narrow(xz, 1, di, di);  // [B, d_inner, L]
   Tensor u = s.conv1d->forward(x, true);
@@ -77,7 +78,10 @@ Tensor MambaMixer::run_scan(const MambaScan& s, const Tensor& xz) const {
   Tensor dt = transpose(s.dt_proj->forward_without_bias(narrow(x_dbl, 2, 0, R)), 1, 2);  // [B, d_inner, L]
   Tensor B = transpose(narrow(x_dbl, 2, R, N), 1, 2), C = transpose(narrow(x_dbl, 2, R + N, N), 1, 2);  // [B, N, L]
   Tensor A = neg(exp(s.A_log));
-  return selective_scan(u, dt, A, B, C, s.D, z, cast(s.dt_proj->bias, DType::Float32), true).out;
+  Tensor delta_bias = cast(s.dt_proj->bias, DType::Float32);
+  Tensor out = selective_scan(u, dt, A, B, C, s.D, z, delta_bias, true).out;
+  if (observer_) observer_({index, u, dt, A, B, C, s.D, z, delta_bias, out});
+  return out;
 }
 
 Tensor MambaMixer::forward(const Tensor& h) const {
@@ -85,16 +89,16 @@ Tensor MambaMixer::forward(const Tensor& h) const {
     throw std::invalid_argument("MambaMixer: input " + shape_str(h.shape()) + " is not [batch, length, " +
                                 std::to_string(config_.d_model) + "]");
   Tensor xz = transpose(in_proj->forward(h), 1, 2);  // [B, 2 d_inner, L]
-  Tensor y = run_scan(scans[0], xz);                 // [B, d_inner, L]
+  Tensor y = run_scan(0, xz);                        // [B, d_inner, L]
   if (config_.bimamba != BiMamba::None) {
-    y = y + flip(run_scan(scans[1], flip(xz, {2})), {2});
+    y = y + flip(run_scan(1, flip(xz, {2})), {2});
     if (config_.bimamba == BiMamba::V2) {
       y = y * 0.5;
     } else {
       Tensor order = column_major_order(h.shape()[1]);
       if (!xz.device().is_cpu()) order = to_device(order, xz.device());
       Tensor xc = index_select(xz, 2, order);
-      Tensor yc = run_scan(scans[2], xc) + flip(run_scan(scans[3], flip(xc, {2})), {2});
+      Tensor yc = run_scan(2, xc) + flip(run_scan(3, flip(xc, {2})), {2});
       y = (y + index_select(yc, 2, order)) * 0.25;
     }
   }

@@ -5,6 +5,7 @@
 // dt_proj.{weight,bias}, A_log, D, out_proj.weight, and per extra scan the same with a suffix
 // (_b, _c, _c_b): conv1d_b.bias, x_proj_c.weight, A_c_b_log, D_b, ...
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,16 @@ struct MambaScan {
   Tensor D;                         // [d_inner] float32
 };
 
+// What one scan of MambaMixer::forward hands selective_scan, and what it returns: the inputs of
+// inspection tools (train/encoder_inspection.h, docs/mamba/). All in the scan's own order:
+// u, delta (before delta_bias and the softplus), z, out [B, d_inner, L]; A [d_inner, N] (= -exp(A_log));
+// B, C [B, N, L]; D, delta_bias [d_inner] float32.
+struct ScanObservation {
+  size_t scan = 0;  // index into MambaMixer::scans
+  Tensor u, delta, A, B, C, D, z, delta_bias, out;
+};
+using ScanObserver = std::function<void(const ScanObservation&)>;
+
 class MambaMixer : public Module {
  public:
   // Init as mamba_ssm (NOTES §2): Linear/Conv1d defaults; the forward scan's dt_proj weight
@@ -72,9 +83,14 @@ class MambaMixer : public Module {
   std::shared_ptr<Linear> in_proj, out_proj;
   std::vector<MambaScan> scans;  // 1 (none), 2 (v2) or 4 (v3), in suffix order
 
+  // Off by default (an empty function: one branch per scan). When set, forward calls it once per
+  // scan, in scan order, with that scan's selective_scan arguments and output.
+  void set_scan_observer(ScanObserver observer) { observer_ = std::move(observer); }
+
  private:
-  Tensor run_scan(const MambaScan& scan, const Tensor& xz) const;
+  Tensor run_scan(size_t index, const Tensor& xz) const;
   MambaMixerConfig config_;
+  ScanObserver observer_;
 };
 
 // The column-major order of v3 (ARM's mamba_simple): for L = n*n + 1 tokens with the class token

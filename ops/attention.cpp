@@ -5,11 +5,17 @@
 #include <limits>
 
 #include "autograd/tape.h"
+#include "ops/attention_cpu.h"
 #include "ops/device_kernels.h"
 #include "ops/kernel_util.h"
 #include "runtime/threading.h"
 
 namespace emrrg {
+
+namespace detail {
+
+int64_t AttentionShape::key_end(int64_t i) const { return causal ? std::clamp<int64_t>(i + Lk - Lq + 1, 0, Lk) : Lk; }
+int64_t AttentionShape::first_query(int64_t j) const { return causal ? std::max<int64_t>(0, j - (Lk - Lq)) : 0; }
 
 namespace {
 
@@ -20,28 +26,8 @@ constexpr int64_t kKeyTile = 64;
 template <typename T>
 constexpr T kNegInf = -std::numeric_limits<T>::infinity();
 
-// One call's sizes and options, validated.
-struct AttentionShape {
-  int64_t batch, q_heads, kv_heads, Lq, Lk, head_dim;
-  bool causal;
-  double scale;  // > 0
-
-  int64_t group() const { return q_heads / kv_heads; }
-  // One past the last key that query i may see before the padding mask (<= 0: none).
-  int64_t key_end(int64_t i) const { return causal ? std::clamp<int64_t>(i + Lk - Lq + 1, 0, Lk) : Lk; }
-  // The first query that sees key j under the causal rule.
-  int64_t first_query(int64_t j) const { return causal ? std::max<int64_t>(0, j - (Lk - Lq)) : 0; }
-  int64_t query_tiles() const { return (Lq + kQueryTile - 1) / kQueryTile; }
-  int64_t key_tiles() const { return (Lk + kKeyTile - 1) / kKeyTile; }
-};
-
-// The inputs as contiguous compute-type arrays: q [B, Hq, Lq, D]; k, v [B, Hk, Lk, D];
-// keep [B, Lk] (1 = attend) or null.
-template <typename T>
-struct AttentionInputs {
-  const T *q, *k, *v;
-  const uint8_t* keep;
-};
+int64_t query_tiles(const AttentionShape& a) { return (a.Lq + kQueryTile - 1) / kQueryTile; }
+int64_t key_tiles(const AttentionShape& a) { return (a.Lk + kKeyTile - 1) / kKeyTile; }
 
 // dst [D, n] = src [n, D] transposed, so score rows are built with unit-stride updates.
 template <typename T>
@@ -109,11 +95,13 @@ int64_t kv_head_offset(const AttentionShape& a, int64_t b, int64_t kvh) {
   return (b * a.kv_heads + kvh) * a.Lk * a.head_dim;
 }
 
-// Forward with an online softmax, one task per (batch, q head, query tile): out [B, Hq, Lq, D],
-// lse [B, Hq, Lq].
+}  // namespace
+
+// Forward with an online softmax, one task per (batch, q head, query tile).
 template <typename T>
-void attention_forward_cpu(const AttentionShape& a, const AttentionInputs<T>& in, T* out, T* lse) {
-  const int64_t D = a.head_dim, n_qt = a.query_tiles();
+void attention_forward_cpu(const AttentionShape& a, const AttentionInputs<T>& in, T* out, T* lse,
+                           const AttentionGates<T>* gates) {
+  const int64_t D = a.head_dim, n_qt = query_tiles(a);
   parallel_for(a.batch * a.q_heads * n_qt, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> s(kQueryTile * kKeyTile), kt(kKeyTile * D), acc(kQueryTile * D), m(kQueryTile), l(kQueryTile);
     for (int64_t task = begin; task < end; ++task) {
@@ -152,28 +140,29 @@ void attention_forward_cpu(const AttentionShape& a, const AttentionInputs<T>& in
         }
         accumulate_rows(acc.data(), rows, s.data(), false, v + j0 * D, cols, D, T(1));
       }
-      T* o = out + q_head_offset(a, b, h) + i0 * D;
+      const int64_t row0 = q_head_offset(a, b, h) + i0 * D;
+      T* o = out + row0;
       T* lse_row = lse + (b * a.q_heads + h) * a.Lq + i0;
       for (int64_t i = 0; i < rows; ++i) {
         const bool seen = l[i] > T(0);
         for (int64_t d = 0; d < D; ++d) o[i * D + d] = seen ? acc[i * D + d] / l[i] : T(0);
         lse_row[i] = seen ? m[i] + std::log(l[i]) : kNegInf<T>;
       }
+      if (!gates) continue;
+      for (int64_t i = 0; i < rows; ++i) {
+        const T g = gates->token_gate[b * a.Lq + i0 + i];
+        const T* self_row = gates->self_out + row0 + i * D;
+        T* gated_row = gates->gated + row0 + i * D;
+        for (int64_t d = 0; d < D; ++d) gated_row[d] = self_row[d] + o[i * D + d] * g * gates->warm_up_gate;
+      }
     }
   });
 }
 
-// Backward from the forward's out and lse (each [B, Hq, ...] contiguous, compute type) and dout:
-// dq per (batch, q head, query tile); dk, dv per (batch, kv head, key tile), summing the group's
-// q heads in order, so every gradient element has one owner and a fixed summation order.
 template <typename T>
-void attention_backward_cpu(const AttentionShape& a, const AttentionInputs<T>& in, const T* out, const T* lse,
-                            const T* dout, T* dq, T* dk, T* dv) {
-  const int64_t D = a.head_dim, n_qt = a.query_tiles(), n_kt = a.key_tiles(), G = a.group();
-  const T scale = static_cast<T>(a.scale);
-  // delta_i = rowsum(dout * out) = sum_j P_ij dP_ij: [B, Hq, Lq]
-  std::vector<T> delta(static_cast<size_t>(a.batch * a.q_heads * a.Lq));
-  parallel_for(static_cast<int64_t>(delta.size()), std::max<int64_t>(1, 4096 / std::max<int64_t>(D, 1)),
+void attention_row_dots(const AttentionShape& a, const T* dout, const T* out, T* delta) {
+  const int64_t D = a.head_dim;
+  parallel_for(a.batch * a.q_heads * a.Lq, std::max<int64_t>(1, 4096 / std::max<int64_t>(D, 1)),
                [&](int64_t begin, int64_t end) {
                  for (int64_t r = begin; r < end; ++r) {
                    T acc = 0;
@@ -181,16 +170,36 @@ void attention_backward_cpu(const AttentionShape& a, const AttentionInputs<T>& i
                    delta[r] = acc;
                  }
                });
-  // P and dS = P * (dP - delta) of one (query tile, key tile) pair, in p and ds.
+}
+
+// dq per (batch, q head, query tile); dk, dv per (batch, kv head, key tile), summing the group's
+// q heads in order, so every gradient element has one owner and a fixed summation order.
+template <typename T>
+void attention_backward_cpu(const AttentionShape& a, const AttentionInputs<T>& in, const T* lse, const T* delta,
+                            const T* dout, const T* dout_row_scale, T* dq, T* dk, T* dv) {
+  const int64_t D = a.head_dim, n_qt = query_tiles(a), n_kt = key_tiles(a), G = a.group();
+  const T scale = static_cast<T>(a.scale);
+  // P and dS = P * (dP - delta) of one (query tile, key tile) pair, in p and ds; with a row
+  // scale c, dP and P come out multiplied by c (dS of the scaled dout, and the weights of dv).
   auto tile_gradients = [&](int64_t b, int64_t h, int64_t i0, int64_t rows, int64_t j0, int64_t cols, const T* kt,
                             const T* vt, T* p, T* ds) {
     const int64_t row0 = (b * a.q_heads + h) * a.Lq + i0;
     tile_scores(a, in.q + row0 * D, i0, rows, kt, j0, cols, in.keep ? in.keep + b * a.Lk : nullptr, p);
     probabilities(p, rows, cols, lse + row0);
-    product_transposed(dout + row0 * D, rows, vt, cols, D, ds);  // dP
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        ds[i * kKeyTile + j] = p[i * kKeyTile + j] * (ds[i * kKeyTile + j] - delta[row0 + i]);
+    product_transposed(dout + row0 * D, rows, vt, cols, D, ds);  // dP of the unscaled dout
+    for (int64_t i = 0; i < rows; ++i) {
+      T* prow = p + i * kKeyTile;
+      T* dsrow = ds + i * kKeyTile;
+      if (!dout_row_scale) {
+        for (int64_t j = 0; j < cols; ++j) dsrow[j] = prow[j] * (dsrow[j] - delta[row0 + i]);
+        continue;
+      }
+      const T c = dout_row_scale[row0 + i];
+      for (int64_t j = 0; j < cols; ++j) {
+        dsrow[j] = prow[j] * (c * dsrow[j] - delta[row0 + i]);
+        prow[j] *= c;
+      }
+    }
   };
   parallel_for(a.batch * a.q_heads * n_qt, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> p(kQueryTile * kKeyTile), ds(p.size()), kt(kKeyTile * D), vt(kKeyTile * D);
@@ -235,8 +244,61 @@ void attention_backward_cpu(const AttentionShape& a, const AttentionInputs<T>& i
   });
 }
 
-// A tensor as a contiguous compute-type array.
-Tensor compute_copy(const Tensor& t, DType ct) { return to_contiguous(convert(t, ct)); }
+template void attention_forward_cpu<float>(const AttentionShape&, const AttentionInputs<float>&, float*, float*,
+                                           const AttentionGates<float>*);
+template void attention_forward_cpu<double>(const AttentionShape&, const AttentionInputs<double>&, double*, double*,
+                                            const AttentionGates<double>*);
+template void attention_row_dots<float>(const AttentionShape&, const float*, const float*, float*);
+template void attention_row_dots<double>(const AttentionShape&, const double*, const double*, double*);
+template void attention_backward_cpu<float>(const AttentionShape&, const AttentionInputs<float>&, const float*,
+                                            const float*, const float*, const float*, float*, float*, float*);
+template void attention_backward_cpu<double>(const AttentionShape&, const AttentionInputs<double>&, const double*,
+                                             const double*, const double*, const double*, double*, double*, double*);
+
+void check_attention_inputs(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
+  for (const Tensor* t : {&q, &k, &v}) check_floating(op, *t);
+  check_same_dtype(op, q, k);
+  check_same_dtype(op, q, v);
+  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4)
+    op_error(op, "q, k and v must be [batch, heads, L, head_dim], got q " + shape_str(q.shape()) + ", k " +
+                     shape_str(k.shape()) + ", v " + shape_str(v.shape()));
+  if (k.shape() != v.shape() || q.shape()[0] != k.shape()[0] || q.shape()[3] != k.shape()[3] || k.shape()[1] == 0 ||
+      q.shape()[1] % k.shape()[1] != 0)
+    op_error(op, "q " + shape_str(q.shape()) + " does not fit k " + shape_str(k.shape()) + " and v " +
+                     shape_str(v.shape()) +
+                     " (k and v one shape, batch and head_dim equal, q_heads a multiple of kv_heads)");
+  if (k.device() != q.device() || v.device() != q.device())
+    op_error(op, "q on " + q.device().str() + ", k on " + k.device().str() + ", v on " + v.device().str());
+  if (!mask.defined()) return;
+  const DType md = mask.dtype();
+  if (md != DType::Bool && md != DType::UInt8 && md != DType::Int32 && md != DType::Int64)
+    op_error(op, std::string("key_padding_mask must be bool, uint8 or an integer type, got ") + dtype_name(md));
+  if (mask.shape() != Shape{k.shape()[0], k.shape()[2]})
+    op_error(op, "key_padding_mask " + shape_str(mask.shape()) + " must be [batch, Lk] = " +
+                     shape_str({k.shape()[0], k.shape()[2]}));
+}
+
+AttentionShape attention_shape(const Tensor& q, const Tensor& k, bool causal, double scale) {
+  const int64_t D = q.shape()[3];
+  const double resolved = scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(D, 1)));
+  return {q.shape()[0], q.shape()[1], k.shape()[1], q.shape()[2], k.shape()[2], D, causal, resolved};
+}
+
+std::vector<uint8_t> keep_bytes(const Tensor& mask) {
+  if (!mask.defined()) return {};
+  const std::vector<int64_t> m = mask.to_vector<int64_t>();
+  std::vector<uint8_t> keep(m.size());
+  for (size_t i = 0; i < m.size(); ++i) keep[i] = m[i] != 0;
+  return keep;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::AttentionInputs;
+using detail::AttentionShape;
+using detail::compute_copy;
 
 // What the CPU backward keeps: the inputs, the output and the lse in compute type (float64 for
 // float64 inputs, finer than the float32 lse returned).
@@ -258,51 +320,24 @@ std::vector<Tensor> attention_cpu_backward(const AttentionSaved& s, const Tensor
   Tensor dq = empty(s.q.shape(), ct), dk = empty(s.k.shape(), ct), dv = empty(s.v.shape(), ct);
   detail::dispatch_compute(ct, [&](auto tag) {
     using T = decltype(tag);
-    attention_backward_cpu<T>(s.shape, inputs_of<T>(qc, kc, vc, s.keep), oc.data<T>(), s.lse.data<T>(), gc.data<T>(),
-                              dq.data<T>(), dk.data<T>(), dv.data<T>());
+    std::vector<T> delta(static_cast<size_t>(s.shape.batch * s.shape.q_heads * s.shape.Lq));
+    detail::attention_row_dots<T>(s.shape, gc.data<T>(), oc.data<T>(), delta.data());
+    detail::attention_backward_cpu<T>(s.shape, inputs_of<T>(qc, kc, vc, s.keep), s.lse.data<T>(), delta.data(),
+                                      gc.data<T>(), nullptr, dq.data<T>(), dk.data<T>(), dv.data<T>());
     return 0;
   });
   return {convert(dq, dt), convert(dk, dt), convert(dv, dt)};
-}
-
-void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask) {
-  const char* op = "attention";
-  for (const Tensor* t : {&q, &k, &v}) detail::check_floating(op, *t);
-  detail::check_same_dtype(op, q, k);
-  detail::check_same_dtype(op, q, v);
-  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4)
-    detail::op_error(op, "q, k and v must be [batch, heads, L, head_dim], got q " + shape_str(q.shape()) + ", k " +
-                             shape_str(k.shape()) + ", v " + shape_str(v.shape()));
-  if (k.shape() != v.shape() || q.shape()[0] != k.shape()[0] || q.shape()[3] != k.shape()[3] || k.shape()[1] == 0 ||
-      q.shape()[1] % k.shape()[1] != 0)
-    detail::op_error(op, "q " + shape_str(q.shape()) + " does not fit k " + shape_str(k.shape()) + " and v " +
-                             shape_str(v.shape()) +
-                             " (k and v one shape, batch and head_dim equal, q_heads a multiple of kv_heads)");
-  if (k.device() != q.device() || v.device() != q.device())
-    detail::op_error(op, "q on " + q.device().str() + ", k on " + k.device().str() + ", v on " + v.device().str());
-  if (!mask.defined()) return;
-  const DType md = mask.dtype();
-  if (md != DType::Bool && md != DType::UInt8 && md != DType::Int32 && md != DType::Int64)
-    detail::op_error(op, std::string("key_padding_mask must be bool, uint8 or an integer type, got ") + dtype_name(md));
-  if (mask.shape() != Shape{k.shape()[0], k.shape()[2]})
-    detail::op_error(op, "key_padding_mask " + shape_str(mask.shape()) +
-                             " must be [batch, Lk] = " + shape_str({k.shape()[0], k.shape()[2]}));
 }
 
 }  // namespace
 
 AttentionResult attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal,
                           const Tensor& key_padding_mask, double scale) {
-  check_inputs(q, k, v, key_padding_mask);
-  const int64_t D = q.shape()[3];
-  const double resolved_scale = scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(D, 1)));
+  detail::check_attention_inputs("attention", q, k, v, key_padding_mask);
   auto saved = std::make_shared<AttentionSaved>();
-  saved->shape = {q.shape()[0], q.shape()[1], k.shape()[1], q.shape()[2], k.shape()[2], D, causal, resolved_scale};
-  if (key_padding_mask.defined()) {
-    const std::vector<int64_t> m = key_padding_mask.to_vector<int64_t>();
-    saved->keep.resize(m.size());
-    for (size_t i = 0; i < m.size(); ++i) saved->keep[i] = m[i] != 0;
-  }
+  saved->shape = detail::attention_shape(q, k, causal, scale);
+  saved->keep = detail::keep_bytes(key_padding_mask);
+  const double resolved_scale = saved->shape.scale;
   AttentionResult result;
   if (!q.device().is_cpu()) {
     // The device kernels take the mask as contiguous uint8 (1 = attend) on q's device.
@@ -326,7 +361,7 @@ AttentionResult attention(const Tensor& q, const Tensor& k, const Tensor& v, boo
   Tensor out = empty(q.shape(), ct), lse = empty({a.batch, a.q_heads, a.Lq}, ct);
   detail::dispatch_compute(ct, [&](auto tag) {
     using T = decltype(tag);
-    attention_forward_cpu<T>(a, inputs_of<T>(qc, kc, vc, saved->keep), out.data<T>(), lse.data<T>());
+    detail::attention_forward_cpu<T>(a, inputs_of<T>(qc, kc, vc, saved->keep), out.data<T>(), lse.data<T>());
     return 0;
   });
   result = {convert(out, q.dtype()), convert(lse, DType::Float32)};

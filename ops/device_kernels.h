@@ -3,6 +3,7 @@
 // that device; the CPU kernels are the reference the device kernels are tested against.
 // An entry a device lacks stays null, and the operator says so, naming itself and the device.
 #pragma once
+#include "ops/lora_linear.h"
 #include "ops/rotary.h"
 #include "ops/scalar_math.h"
 #include "runtime/tensor.h"
@@ -115,6 +116,48 @@ struct DeviceKernels {
   Tensor (*swiglu_forward)(const Tensor& gate, const Tensor& up) = nullptr;
   // {dgate, dup} from gate, up and g.
   std::vector<Tensor> (*swiglu_backward)(const Tensor& gate, const Tensor& up, const Tensor& g) = nullptr;
+
+  // -- EMRRG (cuda/kernels/gated_cross_attention.cu, cuda/kernels/lora_linear.cu). Arguments as
+  // gated_cross_attention() and lora_linear() take them (ops/gated_cross_attention.h,
+  // ops/lora_linear.h), validated, on q's (x's) device; gate_logit arrives as contiguous [b, Lt],
+  // warm_up as contiguous [1], key_padding_mask as contiguous uint8 [b, Lv] (1 = attend) or
+  // undefined; scale already resolved (> 0); non-causal.
+  // {out [b, Hq, Lt, hd] q's dtype, cross [b, Hq, Lt, hd] q's dtype, lse [b, Hq, Lt] f32}, where
+  // out = self_out + (cross * tanh(gate_logit)) * tanh(warm_up); cross and lse are handed back to
+  // the backward.
+  std::vector<Tensor> (*gated_cross_attention_forward)(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                       const Tensor& self_out, const Tensor& gate_logit,
+                                                       const Tensor& warm_up, const Tensor& key_padding_mask,
+                                                       double scale) = nullptr;
+  // {dq, dk, dv, dgate_logit [b, Lt], dwarm_up [1]}, each in its input's dtype (the op passes dout
+  // on as dself_out), from the forward's inputs, cross, lse and dout [b, Hq, Lt, hd] in q's dtype;
+  // dk, dv summed over a GQA group; dk, dv and dgate_logit exactly 0 when tanh(warm_up) is 0.
+  std::vector<Tensor> (*gated_cross_attention_backward)(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                        const Tensor& gate_logit, const Tensor& warm_up,
+                                                        const Tensor& cross, const Tensor& lse, const Tensor& dout,
+                                                        const Tensor& key_padding_mask, double scale) = nullptr;
+  // lora_linear's scalars. Dropout: element i of the mask ([N, in] at the input, [N, r] at the
+  // rank site) is kept where Philox element i of (seed, offset) is below keep_prob (bernoulli_mask's
+  // draw) and scaled by 1 / keep_prob (0 when keep_prob is 0); keep_prob 1 means no dropout.
+  struct LoraScalars {
+    double scale;
+    int64_t row0;
+    LoraDropoutSite dropout_site;
+    double keep_prob;
+    uint64_t seed, offset;
+  };
+  // x [N, in] (a 2-D view, any strides), weight [out, in], bias [out] or undefined, lora_a [r, in],
+  // lora_b [rows, r]: {y [N, out] x's dtype, h [N, r]: the rank-r activation after dropout, in the
+  // kernel's choice of dtype, handed back to the backward}.
+  std::vector<Tensor> (*lora_linear_forward)(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                             const Tensor& lora_a, const Tensor& lora_b,
+                                             const LoraScalars& s) = nullptr;
+  // {dx [N, in] (undefined unless need_dx), dlora_a [r, in], dlora_b [rows, r], dbias [out]
+  // (undefined unless need_dbias)} from the forward's inputs, h and g [N, out] in x's dtype, the
+  // mask redrawn from (seed, offset); never a gradient of weight.
+  std::vector<Tensor> (*lora_linear_backward)(const Tensor& x, const Tensor& weight, const Tensor& lora_a,
+                                              const Tensor& lora_b, const Tensor& h, const Tensor& g,
+                                              const LoraScalars& s, bool need_dx, bool need_dbias) = nullptr;
 };
 
 void register_device_kernels(DeviceType type, const DeviceKernels* kernels);

@@ -1,8 +1,7 @@
 #include "ops/matmul.h"
 
-#include <cblas.h>
-
 #include "autograd/tape.h"
+#include "ops/cpu_gemm.h"
 #include "ops/device_kernels.h"
 #include "ops/elementwise.h"
 #include "ops/kernel_util.h"
@@ -13,17 +12,6 @@
 namespace emrrg {
 
 namespace {
-
-template <typename T>
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
-          T* c, int64_t ldc) {
-  const auto tra = ta ? CblasTrans : CblasNoTrans;
-  const auto trb = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, tra, trb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
-  else
-    cblas_dgemm(CblasRowMajor, tra, trb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
-}
 
 // [..., m, k] x [..., k, n] with batch dims already broadcast to the same shape.
 template <typename T> Tensor batched_gemm(Tensor a, Tensor b) {
@@ -52,7 +40,8 @@ template <typename T> Tensor batched_gemm(Tensor a, Tensor b) {
       oa += idx * a.strides()[d];
       ob += idx * b.strides()[d];
     }
-    gemm<T>(la.transposed, lb.transposed, m, n, k, pa + oa, la.ld, pb + ob, lb.ld, pc + i * m * n, n);
+    detail::cpu_gemm<T>(la.transposed, lb.transposed, m, n, k, T(1), pa + oa, la.ld, pb + ob, lb.ld, T(0), pc + i * m * n,
+                        n);
   }
   return c;
 }

@@ -21,6 +21,13 @@ constexpr int64_t kChunk = 64;
 // The backward sums the dB, dC contributions of kChannelGroup consecutive channels (in channel
 // order) in one task, then the groups in group order: the bits do not depend on the thread count.
 constexpr int64_t kChannelGroup = 32;
+// Work items (state updates) a thread should get at least: small scans (gradcheck's thousands)
+// stay on one thread instead of paying for a parallel region each.
+constexpr int64_t kMinWorkPerThread = 32768;
+
+int64_t grain_for(int64_t work_per_item) {
+  return std::max<int64_t>(1, kMinWorkPerThread / std::max<int64_t>(work_per_item, 1));
+}
 
 std::string describe(const char* name, const Tensor& t) {
   return std::string(name) + " " + dtype_name(t.dtype()) + " " + shape_str(t.shape());
@@ -60,7 +67,7 @@ void check_scan_args(const Tensor& u, const Tensor& delta, const Tensor& A, cons
   const int64_t batch = u.size(0), dim = u.size(1), L = u.size(2);
   check_arg("delta", delta, u, u.shape(), "[batch, d_inner, L]", io, io);
   if (!A.defined() || A.dim() != 2)
-    detail::op_error(kOp, (A.defined() ? describe("A", A) : std::string("A undefined")) + " must be [d_inner, N]");
+    detail::op_error(kOp, A.defined() ? describe("A", A) + " must be [d_inner, N]" : std::string("A is undefined"));
   const int64_t N = A.size(1);
   check_arg("A", A, u, {dim, N}, "[d_inner, N]", param, param);
   check_arg("B", B, u, input_dependent_shape("B", B, batch, N, L), "[batch, 1, N, L] or [batch, N, L]", io, param);
@@ -111,7 +118,7 @@ template <typename T> std::vector<Tensor> scan_forward(const ScanOperands<T>& s)
   T* po = out.data<T>();
   T* plast = last_state.data<T>();
   T* psaved = saved.data<T>();
-  parallel_for(s.batch * s.dim, 1, [&](int64_t r0, int64_t r1) {
+  parallel_for(s.batch * s.dim, grain_for(L * N), [&](int64_t r0, int64_t r1) {
     std::vector<T> h(static_cast<size_t>(N)), e(static_cast<size_t>(N));
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t b = row / s.dim, d = row % s.dim;
@@ -162,7 +169,7 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
   T* pdbias = dbias_part.data<T>();
   T* pdB = dB_part.data<T>();
   T* pdC = dC_part.data<T>();
-  parallel_for(s.batch * groups, 1, [&](int64_t task0, int64_t task1) {
+  parallel_for(s.batch * groups, grain_for(kChannelGroup * L * N), [&](int64_t task0, int64_t task1) {
     // One chunk's recomputed forward: h_t and exp(delta'_t A) [kChunk, N], raw delta, delta', y.
     std::vector<T> hs(static_cast<size_t>(kChunk * N)), es(static_cast<size_t>(kChunk * N));
     std::vector<T> raws(kChunk), dts(kChunk), ys(kChunk);
@@ -265,7 +272,7 @@ template <typename T> std::vector<Tensor> scan_backward(const ScanOperands<T>& s
   Tensor dC = zeros({s.batch, L, N}, dtype_of<T>());
   T* pB = dB.data<T>();
   T* pC = dC.data<T>();
-  parallel_for(s.batch, 1, [&](int64_t b0, int64_t b1) {
+  parallel_for(s.batch, grain_for(groups * L * N), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
       for (int64_t group = 0; group < groups; ++group)
         for (int64_t k = 0; k < L * N; ++k) {

@@ -179,7 +179,9 @@ std::string file_head(const std::string& path, size_t n) {
 
 bool looks_like_torch_save(const std::string& path) {
   const std::string head = file_head(path, 4);
-  return head == std::string("PK\x03\x04", 4) || (!head.empty() && head[0] == '\x80');
+  // A legacy pickle starts 0x80 <protocol> 0x8a (the LONG1 magic number); 0x80 alone is no sign,
+  // as a safetensors file starts with its header length, whose low byte may be 0x80.
+  return head == std::string("PK\x03\x04", 4) || (head.size() >= 3 && head[0] == '\x80' && head[2] == '\x8a');
 }
 
 TorchCheckpoint TorchCheckpoint::open(const std::string& path, const TorchCheckpointOptions& options) {

@@ -4,7 +4,7 @@ eager on the CPU at the shapes of bench/bench_mamba.cpp: 8 images of 197 tokens,
 through autograd. Prints the best and median of several runs in ms, and state updates per second.
 
 Development only: python3 bench/pytorch/bench_selective_scan.py [--threads 2] [--repeats 7]
-[--backward-repeats 3]
+[--backward-repeats 3] (0 skips forward+backward)
 """
 import argparse
 import os
@@ -72,6 +72,8 @@ def main():
 
         for name, fn, repeats, warm_up in (("forward", forward, args.repeats, True),
                                            ("forward+backward", forward_backward, args.backward_repeats, False)):
+            if repeats == 0:
+                continue
             best, median = time_ms(fn, repeats, warm_up)
             print(f"selective_scan_ref {name:17s} d_inner {d_inner:5d}: best {best:8.1f} ms, median {median:8.1f} ms,"
                   f" {updates / best / 1e3:7.1f} M state updates/s (best)", flush=True)

@@ -43,8 +43,13 @@ Tensor LlamaAttention::forward(const Tensor& x, const Tensor& positions, const T
   q = rotary(q, positions, c.rope_theta, c.rope_pairing);
   k = rotary(k, positions, c.rope_theta, c.rope_pairing);
   if (cache) std::tie(k, v) = cache->store(layer_, k, v);  // [B, kv_heads, cached + L, head_dim]
-  Tensor out = attention(q, k, v, /*causal=*/true, key_mask).out;
+  Tensor out = attention(q, k, v, /*causal=*/true, key_mask).out;  // [B, heads, L, head_dim]
+  if (extension_) out = extension_->apply(q, out);
   return o_proj_->forward(reshape(transpose(out, 1, 2), {x.size(0), x.size(1), c.num_heads * c.head_dim}));
+}
+
+std::vector<std::pair<std::string, nn::Linear*>> LlamaAttention::projections() const {
+  return {{"q_proj", q_proj_.get()}, {"k_proj", k_proj_.get()}, {"v_proj", v_proj_.get()}, {"o_proj", o_proj_.get()}};
 }
 
 LlamaMLP::LlamaMLP(const LlamaConfig& c, Generator* gen, DType dtype) {
@@ -55,6 +60,10 @@ LlamaMLP::LlamaMLP(const LlamaConfig& c, Generator* gen, DType dtype) {
 
 Tensor LlamaMLP::forward(const Tensor& x) const {
   return down_proj_->forward(swiglu(gate_proj_->forward(x), up_proj_->forward(x)));
+}
+
+std::vector<std::pair<std::string, nn::Linear*>> LlamaMLP::projections() const {
+  return {{"gate_proj", gate_proj_.get()}, {"up_proj", up_proj_.get()}, {"down_proj", down_proj_.get()}};
 }
 
 LlamaDecoderLayer::LlamaDecoderLayer(const LlamaConfig& c, int64_t layer, Generator* gen, DType dtype) {

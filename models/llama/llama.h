@@ -5,6 +5,8 @@
 // lm_head.weight), so state dicts are exchangeable with transformers'.
 #pragma once
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "models/llama/kv_cache.h"
@@ -13,22 +15,46 @@
 
 namespace emrrg::models {
 
+// A term a decoder variant mixes into the self-attention output before o_proj (models/emrrg's
+// hybrid layers add a gated cross-attention to the image there).
+class AttentionExtension {
+ public:
+  virtual ~AttentionExtension() = default;
+  // q [B, heads, L, head_dim] the queries after RoPE, attn [B, heads, L, head_dim] the
+  // self-attention output -> what o_proj receives instead, attn's shape.
+  virtual Tensor apply(const Tensor& q, const Tensor& attn) const = 0;
+};
+
 class LlamaAttention : public nn::Module {
  public:
   LlamaAttention(const LlamaConfig& c, int64_t layer, Generator* gen, DType dtype);
   // x [B, L, hidden]; positions int64 [B, L]; key_mask [B, Lk] or undefined -> [B, L, hidden].
   Tensor forward(const Tensor& x, const Tensor& positions, const Tensor& key_mask, KVCache* cache) const;
 
+  // For an extension: its modules and parameters are registered here, so that checkpoints name
+  // them self_attn.<name> beside q_proj.
+  template <typename M> std::shared_ptr<M> add_module(const std::string& name, std::shared_ptr<M> m) {
+    return register_module(name, std::move(m));
+  }
+  Tensor add_parameter(const std::string& name, Tensor value) { return register_parameter(name, std::move(value)); }
+  void set_extension(std::shared_ptr<const AttentionExtension> extension) { extension_ = std::move(extension); }
+  const LlamaConfig& config() const { return config_; }
+  // q_proj, k_proj, v_proj, o_proj: where the LLM's LoRA adapters attach.
+  std::vector<std::pair<std::string, nn::Linear*>> projections() const;
+
  private:
   const LlamaConfig& config_;
   int64_t layer_;
   std::shared_ptr<nn::Linear> q_proj_, k_proj_, v_proj_, o_proj_;
+  std::shared_ptr<const AttentionExtension> extension_;
 };
 
 class LlamaMLP : public nn::Module {
  public:
   LlamaMLP(const LlamaConfig& c, Generator* gen, DType dtype);
   Tensor forward(const Tensor& x) const;  // down(silu(gate(x)) * up(x))
+  // gate_proj, up_proj, down_proj.
+  std::vector<std::pair<std::string, nn::Linear*>> projections() const;
 
  private:
   std::shared_ptr<nn::Linear> gate_proj_, up_proj_, down_proj_;
@@ -38,6 +64,9 @@ class LlamaDecoderLayer : public nn::Module {
  public:
   LlamaDecoderLayer(const LlamaConfig& c, int64_t layer, Generator* gen, DType dtype);
   Tensor forward(const Tensor& x, const Tensor& positions, const Tensor& key_mask, KVCache* cache) const;
+  LlamaAttention& self_attn() const { return *self_attn_; }
+  LlamaMLP& mlp() const { return *mlp_; }
+  const nn::RMSNorm& input_layernorm() const { return *input_layernorm_; }
 
  private:
   std::shared_ptr<nn::RMSNorm> input_layernorm_, post_attention_layernorm_;
@@ -69,6 +98,8 @@ class Llama : public nn::Module {
   Llama(const LlamaConfig& config, DType dtype, nn::Uninitialized);
 
   const LlamaConfig& config() const { return config_; }
+  const std::vector<std::shared_ptr<LlamaDecoderLayer>>& layers() const { return model_->layers->layers; }
+  const nn::Embedding& embed_tokens() const { return *model_->embed_tokens; }
   Device device() const { return model_->embed_tokens->weight.device(); }
 
   // ids int [B, L] -> input embeddings [B, L, hidden].

@@ -1,55 +1,16 @@
 #include "models/vision_mamba/vision_config_toml.h"
 
-#include <functional>
-#include <map>
 #include <stdexcept>
+
+#include "models/config_toml.h"
 
 namespace emrrg::models {
 
 namespace {
 
-// Where a value sits, for errors: "config 'f.toml' line 4: [vision] d_model".
-struct Place {
-  const std::string& source;
-  std::string table;
-  std::string key;
-  const toml::node& node;
-  [[noreturn]] void fail(const std::string& what) const {
-    std::string line;
-    if (node.source().begin.line > 0) line = " line " + std::to_string(node.source().begin.line);
-    throw std::runtime_error("config '" + source + "'" + line + ": [" + table + "] " + key + " " + what);
-  }
-  std::string type_name() const {
-    switch (node.type()) {
-      case toml::node_type::string: return "a string";
-      case toml::node_type::integer: return "an integer";
-      case toml::node_type::floating_point: return "a number with a fraction";
-      case toml::node_type::boolean: return "a boolean";
-      case toml::node_type::table: return "a table";
-      case toml::node_type::array: return "an array";
-      default: return "a date or time";
-    }
-  }
-  int64_t integer() const {
-    if (!node.is_integer()) fail("must be an integer, got " + type_name());
-    return node.as_integer()->get();
-  }
-  double number() const {
-    if (node.is_integer()) return static_cast<double>(node.as_integer()->get());
-    if (!node.is_floating_point()) fail("must be a number, got " + type_name());
-    return node.as_floating_point()->get();
-  }
-  bool boolean() const {
-    if (!node.is_boolean()) fail("must be true or false, got " + type_name());
-    return node.as_boolean()->get();
-  }
-  std::string string() const {
-    if (!node.is_string()) fail("must be a string, got " + type_name());
-    return node.as_string()->get();
-  }
-};
-
-template <typename Config> using Fields = std::map<std::string, std::function<void(Config&, const Place&)>>;
+using config_toml::Fields;
+using config_toml::Place;
+using config_toml::read_table;
 
 const Fields<VisionPeftConfig>& peft_fields() {
   static const Fields<VisionPeftConfig> fields = {
@@ -71,22 +32,6 @@ const Fields<VisionPeftConfig>& peft_fields() {
   return fields;
 }
 
-template <typename Config>
-void read_table(Config& config, const toml::table& table, const std::string& name, const Fields<Config>& fields,
-                const std::string& source, const std::function<bool(const std::string&, const Place&)>& extra = {}) {
-  for (auto&& [key, node] : table) {
-    const Place place{source, name, std::string(key.str()), node};
-    if (extra && extra(place.key, place)) continue;
-    auto it = fields.find(place.key);
-    if (it == fields.end()) {
-      std::string known;
-      for (const auto& [k, f] : fields) known += (known.empty() ? "" : ", ") + k;
-      place.fail("is not a known key (known: " + known + ")");
-    }
-    it->second(config, place);
-  }
-}
-
 const Fields<VisionMambaConfig>& vision_fields() {
   static const Fields<VisionMambaConfig> fields = {
       {"image_size", [](auto& c, const Place& p) { c.image_size = p.integer(); }},
@@ -98,13 +43,7 @@ const Fields<VisionMambaConfig>& vision_fields() {
       {"expand", [](auto& c, const Place& p) { c.expand = p.integer(); }},
       {"num_classes", [](auto& c, const Place& p) { c.num_classes = p.integer(); }},
       {"norm_eps", [](auto& c, const Place& p) { c.norm_eps = p.number(); }},
-      {"dtype",
-       [](auto& c, const Place& p) {
-         const std::string name = p.string();
-         if (name != "float32" && name != "bfloat16" && name != "float16" && name != "float64")
-           p.fail("'" + name + "' is not float32, bfloat16, float16 or float64");
-         c.dtype = dtype_from_name(name);
-       }},
+      {"dtype", [](auto& c, const Place& p) { c.dtype = p.dtype(); }},
   };
   return fields;
 }
@@ -134,13 +73,7 @@ VisionMambaConfig vision_config_from_toml(const toml::table& vision, const std::
 }
 
 VisionMambaConfig load_vision_config(const std::string& path) {
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    throw std::runtime_error("config '" + path + "' line " + std::to_string(e.source().begin.line) + ": " +
-                             std::string(e.description()));
-  }
+  const toml::table root = config_toml::parse_file(path);
   const toml::table* vision = root["vision"].as_table();
   if (vision == nullptr) throw std::runtime_error("config '" + path + "' has no [vision] table");
   return vision_config_from_toml(*vision, path);

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "autograd/gradcheck.h"
 #include "runtime/random.h"
@@ -29,6 +30,33 @@ inline Tensor rand32(const Shape& shape, uint64_t seed, double lo = -1.0, double
     auto gc_result = ::emrrg::autograd::gradcheck(fn, __VA_ARGS__);             \
     EXPECT_TRUE(gc_result.ok) << gc_result.message;                             \
   } while (0)
+
+inline std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+
+// a and b of one shape, elementwise within atol.
+inline void expect_all_near(const Tensor& a, const Tensor& b, double atol, const std::string& what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  const std::vector<double> x = values(a), y = values(b);
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(x[i], y[i], atol) << what << " at " << i;
+}
+
+// A leaf copy of t (a fixture tensor, say), requiring grad.
+inline Tensor leaf_copy(const Tensor& t) {
+  Tensor owned = empty(t.shape(), t.dtype());
+  copy_into(owned, t);
+  owned.set_requires_grad(true);
+  return owned;
+}
+
+// A [B, L] key padding mask (true = attend) hiding every third key, differently per batch, but
+// never key 0.
+inline Tensor some_key_padding(int64_t B, int64_t L) {
+  std::vector<uint8_t> keep(static_cast<size_t>(B * L), 1);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t j = 1; j < L; ++j)
+      if ((j + b) % 3 == 1) keep[b * L + j] = 0;
+  return from_vector(keep, {B, L}, DType::Bool);
+}
 
 inline void expect_near_vectors(const std::vector<double>& a, const std::vector<double>& b, double tol) {
   ASSERT_EQ(a.size(), b.size());

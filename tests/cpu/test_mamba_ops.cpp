@@ -107,6 +107,17 @@ TEST(SelectiveScan, ForwardMatchesTheRecurrence) {
   }
 }
 
+TEST(SelectiveScan, EmptySequence) {
+  const V in = scan_inputs({2, 3, 0, 4}, {true, true, true, true, true}, 90);
+  SelectiveScanResult r = scan(in, true);
+  EXPECT_EQ(r.out.shape(), (Shape{2, 3, 0}));
+  testing::expect_near_vectors(r.last_state.to_vector<double>(), std::vector<double>(24, 0.0), 0);
+  autograd::backward(r.out, zeros({2, 3, 0}, DType::Float64));
+  testing::expect_near_vectors(in[2].grad().to_vector<double>(), std::vector<double>(12, 0.0), 0);
+  testing::expect_near_vectors(in[5].grad().to_vector<double>(), std::vector<double>(3, 0.0), 0);
+  EXPECT_EQ(in[3].grad().shape(), (Shape{2, 1, 4, 0}));
+}
+
 TEST(SelectiveScan, SoftplusIsTheIdentityAboveTwenty) {
   const ScanShape s{1, 2, 5, 3};
   V in = scan_inputs(s, {false, false, true, true, false}, 7);

@@ -214,5 +214,20 @@ TEST(TorchCheckpoint, DamagedArchivesGiveErrorsNamingTheFile) {
   for (const auto& p : {truncated, flipped, no_directory, empty}) std::filesystem::remove(p);
 }
 
+// A safetensors header length whose low byte is 0x80 (a pickle's first byte) is still safetensors.
+TEST(Checkpoint, SafetensorsWhoseLengthStartsLikeAPickle) {
+  const std::string path = (std::filesystem::temp_directory_path() / "emrrg_header_0x80.safetensors").string();
+  bool found = false;
+  for (size_t n = 1; n < 300 && !found; ++n) {
+    save_safetensors(path, {{std::string(n, 'w'), zeros({2})}});
+    std::ifstream in(path, std::ios::binary);
+    found = in.get() == 0x80;
+  }
+  ASSERT_TRUE(found);
+  const auto state = read_checkpoint(path);
+  EXPECT_EQ(state.size(), 1u);
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace emrrg
