@@ -6,6 +6,7 @@ packages=(
   libopenblas-dev        # BLAS for CPU matmul (sgemm/dgemm)
   libomp-dev             # OpenMP for the CPU thread pool (g++ uses libgomp; clang builds use this)
   libgtest-dev libbenchmark-dev
+  clang libclang-rt-dev  # libFuzzer targets and the ThreadSanitizer build (docs/FUZZING.md)
   libcli11-dev           # command-line parsing for the emrrg program
   nlohmann-json3-dev     # safetensors headers, annotation.json
   libzip-dev             # the zip container of torch.save checkpoints (zip64, CRC and consistency checks)

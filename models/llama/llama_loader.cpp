@@ -153,6 +153,11 @@ Llama2cHeader read_llama2c_header(const std::string& path, std::ifstream& in, ui
   c.vocab_size = p[5];
   h.seq_len = p[6];
   c.max_position_embeddings = p[6];
+  // Each layer holds nine tensors of at least one float: a bound to check before the layout
+  // lists them, so a header claiming 2^31 layers is refused without a list of 2^31 names.
+  if (static_cast<uint64_t>(c.num_layers) > file_size / 36)
+    load_error(path, "n_layers " + std::to_string(p[2]) + " cannot fit in a file of " + std::to_string(file_size) +
+                         " bytes");
   if (c.hidden_size % c.num_heads != 0)
     load_error(path, "dim " + std::to_string(p[0]) + " is not a multiple of n_heads " + std::to_string(p[3]));
   c.head_dim = c.hidden_size / c.num_heads;
@@ -170,40 +175,59 @@ Llama2cHeader read_llama2c_header(const std::string& path, std::ifstream& in, ui
   return h;
 }
 
-// The tensors of a llama2.c file in file order; an empty name is data to skip (the legacy
-// format's RoPE tables), with its element count in `skip`.
+// The tensors of a llama2.c file in file order with their element counts, computed from the
+// header alone so that the file size is checked before anything is allocated; an empty name is
+// data to skip (the legacy format's RoPE tables). Counts are 128-bit: a hostile header's
+// products of int32 fields overflow 64 bits.
 struct Llama2cTensor {
   std::string name;
-  int64_t skip = 0;
+  unsigned __int128 numel = 0;
 };
 
 std::vector<Llama2cTensor> llama2c_layout(const Llama2cHeader& h) {
   const LlamaConfig& c = h.config;
+  using u128 = unsigned __int128;
+  const u128 dim = static_cast<u128>(c.hidden_size), hidden = static_cast<u128>(c.intermediate_size);
+  const u128 kv_dim = static_cast<u128>(c.num_kv_heads) * static_cast<u128>(c.head_dim);
+  const u128 vocab = static_cast<u128>(c.vocab_size);
   std::vector<Llama2cTensor> out;
-  auto per_layer = [&](const std::string& suffix) {
-    for (int64_t l = 0; l < c.num_layers; ++l) out.push_back({"model.layers." + std::to_string(l) + "." + suffix});
+  auto per_layer = [&](const std::string& suffix, u128 numel) {
+    for (int64_t l = 0; l < c.num_layers; ++l) out.push_back({"model.layers." + std::to_string(l) + "." + suffix, numel});
   };
   if (h.version == 1) {
-    per_layer("input_layernorm.weight");
-    per_layer("post_attention_layernorm.weight");
-    out.push_back({"model.norm.weight"});
-    out.push_back({"model.embed_tokens.weight"});
+    per_layer("input_layernorm.weight", dim);
+    per_layer("post_attention_layernorm.weight", dim);
+    out.push_back({"model.norm.weight", dim});
+    out.push_back({"model.embed_tokens.weight", vocab * dim});
   } else {
-    out.push_back({"model.embed_tokens.weight"});
-    per_layer("input_layernorm.weight");
+    out.push_back({"model.embed_tokens.weight", vocab * dim});
+    per_layer("input_layernorm.weight", dim);
   }
-  for (const char* s : {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-                        "self_attn.o_proj.weight"})
-    per_layer(s);
-  if (h.version == 0) per_layer("post_attention_layernorm.weight");
+  per_layer("self_attn.q_proj.weight", dim * dim);
+  per_layer("self_attn.k_proj.weight", kv_dim * dim);
+  per_layer("self_attn.v_proj.weight", kv_dim * dim);
+  per_layer("self_attn.o_proj.weight", dim * dim);
+  if (h.version == 0) per_layer("post_attention_layernorm.weight", dim);
   // llama2.c's w1, w2, w3 are gate, down and up.
-  for (const char* s : {"mlp.gate_proj.weight", "mlp.down_proj.weight", "mlp.up_proj.weight"}) per_layer(s);
+  per_layer("mlp.gate_proj.weight", hidden * dim);
+  per_layer("mlp.down_proj.weight", dim * hidden);
+  per_layer("mlp.up_proj.weight", hidden * dim);
   if (h.version == 0) {
-    out.push_back({"model.norm.weight"});
-    out.push_back({"", h.seq_len * c.head_dim});  // freq_cis_real and freq_cis_imag, [seq_len, head_dim / 2] each
+    out.push_back({"model.norm.weight", dim});
+    // freq_cis_real and freq_cis_imag, [seq_len, head_dim / 2] each
+    out.push_back({"", static_cast<u128>(h.seq_len) * static_cast<u128>(c.head_dim)});
   }
-  if (!h.shared_classifier) out.push_back({"lm_head.weight"});
+  if (!h.shared_classifier) out.push_back({"lm_head.weight", vocab * dim});
   return out;
+}
+
+std::string u128_str(unsigned __int128 v) {
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v != 0);
+  return digits;
 }
 
 }  // namespace
@@ -215,31 +239,32 @@ std::unique_ptr<Llama> load_llama2c(const std::string& path) {
   const uint64_t file_size = fs::file_size(path, ec);
   if (ec) load_error(path, "cannot read its size: " + ec.message());
   const Llama2cHeader h = read_llama2c_header(path, in, file_size);
-  auto model = std::make_unique<Llama>(h.config, DType::Float32, nn::Uninitialized{});
-  std::map<std::string, Tensor> params;
-  for (const auto& [name, p] : model->named_parameters()) params.emplace(name, p);
-
   const std::vector<Llama2cTensor> layout = llama2c_layout(h);
-  uint64_t offset = static_cast<uint64_t>(h.data_offset);
+  unsigned __int128 offset = static_cast<uint64_t>(h.data_offset);
   for (const auto& t : layout) {
-    const int64_t numel = t.name.empty() ? t.skip : params.at(t.name).numel();
-    const uint64_t end = offset + static_cast<uint64_t>(numel) * 4;
+    const unsigned __int128 end = offset + t.numel * 4;
     if (end > file_size)
       load_error(path, "truncated: " + (t.name.empty() ? std::string("the RoPE tables") : "tensor '" + t.name + "'") +
-                           " needs bytes [" + std::to_string(offset) + ", " + std::to_string(end) + ") but the file has " +
+                           " needs bytes [" + u128_str(offset) + ", " + u128_str(end) + ") but the file has " +
                            std::to_string(file_size));
     offset = end;
   }
   if (offset != file_size)
-    load_error(path, std::to_string(file_size - offset) + " bytes after the last tensor (the header says " +
-                         std::to_string(offset) + " bytes in all): not a checkpoint of this configuration");
+    load_error(path, u128_str(file_size - offset) + " bytes after the last tensor (the header says " +
+                         u128_str(offset) + " bytes in all): not a checkpoint of this configuration");
+  // The header's sizes fit the file, so the model is no larger than it.
+  auto model = std::make_unique<Llama>(h.config, DType::Float32, nn::Uninitialized{});
+  std::map<std::string, Tensor> params;
+  for (const auto& [name, p] : model->named_parameters()) params.emplace(name, p);
   in.seekg(h.data_offset);
   for (const auto& t : layout) {
     if (t.name.empty()) {
-      in.seekg(t.skip * 4, std::ios::cur);
+      in.seekg(static_cast<std::streamoff>(t.numel * 4), std::ios::cur);
       continue;
     }
     const Tensor& p = params.at(t.name);
+    if (static_cast<unsigned __int128>(p.numel()) != t.numel)
+      throw std::logic_error("llama2.c layout of '" + t.name + "' disagrees with the model");
     in.read(static_cast<char*>(p.raw_data()), static_cast<std::streamsize>(p.numel() * 4));
     if (!in) load_error(path, "read failed in tensor '" + t.name + "'");
   }

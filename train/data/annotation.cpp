@@ -71,7 +71,7 @@ AnnotationSplit parse_annotation_split(const std::string& text, const std::strin
   json root;
   try {
     root = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number too large
     throw AnnotationError(where + " is not valid JSON: " + e.what());
   }
   if (!root.is_object())

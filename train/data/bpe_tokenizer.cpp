@@ -78,7 +78,7 @@ void BpeTokenizer::parse(const std::string& json_text) {
   json root;
   try {
     root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number too large
     throw std::runtime_error(name_ + ": not valid JSON (" + std::string(e.what()) + ")");
   }
   if (!root.is_object()) fail("the top level", "is not a JSON object");
@@ -268,7 +268,7 @@ void BpeTokenizer::read_special_token_config(const std::string& tokenizer_json_p
   json config;
   try {
     config = json::parse(read_tokenizer_file(name));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number too large
     throw std::runtime_error(name + ": not valid JSON (" + std::string(e.what()) + ")");
   }
   const auto id_of = [&](const char* key) {

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <memory>
 
+#include "train/data/jpeg_huffman_check.h"
+
 namespace emrrg::data {
 
 std::string read_file_bytes(const std::string& path) {
@@ -27,6 +29,7 @@ Image decode_image(const std::string& bytes, const std::string& name) {
   if (bytes.empty()) throw ImageError("image '" + name + "' is empty (0 bytes)");
   if (bytes.size() > static_cast<size_t>(INT32_MAX))
     throw ImageError("image '" + name + "' is too large (" + std::to_string(bytes.size()) + " bytes)");
+  check_jpeg_huffman_tables(bytes, name);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());
   int w = 0, h = 0, c = 0;
