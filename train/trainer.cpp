@@ -119,8 +119,10 @@ Trainer::Trainer(Trainable& model, BatchSource& data, const TrainerOptions& opti
       params_.push_back(p);
     }
   if (params_.empty()) throw std::invalid_argument("trainer: the model has no trained parameters");
-  optimizer_ = std::make_unique<AdamW>(
-      decayed, AdamWOptions{options_.lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay});
+  if (options_.precision != "fp32" && options_.precision != "bf16")
+    throw std::invalid_argument("trainer: precision '" + options_.precision + "' is not \"fp32\" or \"bf16\"");
+  optimizer_ = std::make_unique<AdamW>(decayed, AdamWOptions{options_.lr, options_.beta1, options_.beta2, options_.eps,
+                                                             options_.weight_decay, options_.precision == "bf16"});
   if (!plain.empty()) optimizer_->add_param_group(plain, 0.0);
 }
 
@@ -202,6 +204,7 @@ void Trainer::restore(const Checkpoint& ck) {
     copy_into(optimizer_->exp_avg_sq()[k], ck.optimizer.at("exp_avg_sq." + params_[k].name));
   }
   optimizer_->set_steps(ck.state.optimizer_steps);
+  optimizer_->reload_masters();
   for (const auto& [name, gen] : generators)
     for (const GeneratorState& g : ck.state.generators)
       if (g.name == name) gen->set_state(g.seed, g.offset);

@@ -162,6 +162,32 @@ TEST_F(EmrrgOnDevice, LossGradientsAndAdamWStepFollowTheCpu) {
   }
 }
 
+// The fused kernel updates the float32 master of a bfloat16 parameter: 50 steps of about 1e-4 that
+// rounding into bfloat16 would lose add up on the device as on the CPU.
+TEST_F(EmrrgOnDevice, AdamWMasterWeightsOnTheDeviceFollowTheCpu) {
+  std::vector<float> masters[2], params[2];
+  for (const bool device : {false, true}) {
+    const Device d = device ? Device::cuda(0) : Device::cpu();
+    Tensor p = to_device(from_vector<float>({1.0f, -0.5f, 3.0f}, {3}, DType::BFloat16), d);
+    p.set_requires_grad();
+    train::AdamWOptions o{1e-4, 0.9, 0.999, 1e-8, 0.1};
+    o.master_weights = true;
+    train::AdamW opt({p}, o);
+    for (int step = 0; step < 50; ++step) {
+      p.set_grad(to_device(from_vector<float>({1.0f, -2.0f, 0.25f}, {3}, DType::BFloat16), d));
+      opt.step();
+    }
+    ASSERT_EQ(opt.masters()[0].device(), d);
+    EXPECT_EQ(opt.masters()[0].dtype(), DType::Float32);
+    EXPECT_EQ(p.dtype(), DType::BFloat16);
+    masters[device] = to_device(opt.masters()[0], Device::cpu()).to_vector<float>();
+    params[device] = to_device(p, Device::cpu()).to_vector<float>();
+  }
+  for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(masters[1][i], masters[0][i], 1e-6) << i;
+  EXPECT_EQ(params[1], params[0]);
+  EXPECT_NEAR(masters[0][0], 1.0f - 50 * 1e-4f * (1 + 0.1f), 2e-5);  // the update and decoupled decay, in float32
+}
+
 TEST_F(EmrrgOnDevice, GreedyGenerationGivesTheCpuTokens) {
   auto cpu = make_model();
   auto gpu = make_model();
