@@ -10,15 +10,14 @@ namespace emrrg::train {
 
 namespace {
 
-// Calls fn(p, g, i) over a parameter and its gradient as float or double working copies, then
-// writes p back in the parameter's dtype.
-template <typename Fn> void update_elementwise(const Tensor& param, Fn&& fn) {
-  if (!param.grad().defined()) return;
+// Calls fn(p, g, i) over a parameter and `grad` as float or double working copies, then writes p
+// back in the parameter's dtype.
+template <typename Fn> void update_elementwise(const Tensor& param, const Tensor& grad, Fn&& fn) {
   if (!param.device().is_cpu()) throw std::invalid_argument("optimizer: no update kernel for " + param.str());
   if (!param.is_contiguous()) throw std::invalid_argument("optimizer: parameter " + param.str() + " is not contiguous");
   const DType wt = param.dtype() == DType::Float64 ? DType::Float64 : DType::Float32;
   Tensor p = param.dtype() == wt ? param : convert(param, wt);
-  Tensor g = to_contiguous(convert(param.grad(), wt));
+  Tensor g = to_contiguous(convert(grad, wt));
   dispatch_dtype(wt, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
@@ -61,7 +60,7 @@ void SGD::step() {
     const bool first = !momentum_[k].defined();
     if (mu != 0 && first) momentum_[k] = state_like(params[k]);
     const Tensor buf = momentum_[k];
-    update_elementwise(params[k], [&](auto& p, auto g, int64_t i) {
+    update_elementwise(params[k], params[k].grad(), [&](auto& p, auto g, int64_t i) {
       using T = std::remove_reference_t<decltype(p)>;
       T d = g + static_cast<T>(wd) * p;
       if (mu != 0) {
@@ -83,6 +82,8 @@ void AdamW::add_param_group(const std::vector<Tensor>& params, double weight_dec
   for (const Tensor& p : params) {
     m_.push_back(state_like(p));
     v_.push_back(state_like(p));
+    const bool half = p.dtype() == DType::BFloat16 || p.dtype() == DType::Float16;
+    masters_.push_back(options_.master_weights && half ? convert(p, DType::Float32) : Tensor{});
   }
 }
 
@@ -96,28 +97,40 @@ void AdamW::step() {
   for (auto& group : groups_) {
     const double decay = 1 - lr * group.weight_decay;
     for (const Tensor& param : group.params) {
-      const Tensor m = m_[k], v = v_[k];
+      const Tensor m = m_[k], v = v_[k], master = masters_[k];
       ++k;
-      if (!param.device().is_cpu()) {
-        if (!param.grad().defined()) continue;
+      if (!param.grad().defined()) continue;
+      // With a master copy the update happens there, in float32, and the parameter gets it rounded.
+      const Tensor& target = master.defined() ? master : param;
+      if (!target.device().is_cpu()) {
         // The fused kernel evaluates the expressions below with these float32 constants.
         const auto f = [](double c) { return static_cast<float>(c); };
         const DeviceKernels::AdamWScalars s{f(decay), f(b1), f(1 - b1), f(b2), f(1 - b2), f(bc2_sqrt), f(eps), f(step_size)};
-        device_kernel("AdamW", param, &DeviceKernels::adamw_step)(param, param.grad(), m, v, s);
-        continue;
+        device_kernel("AdamW", target, &DeviceKernels::adamw_step)(target, param.grad(), m, v, s);
+      } else {
+        update_elementwise(target, param.grad(), [&](auto& p, auto g, int64_t i) {
+          using T = std::remove_reference_t<decltype(p)>;
+          T& mi = state_ptr<T>(m)[i];
+          T& vi = state_ptr<T>(v)[i];
+          p *= static_cast<T>(decay);
+          mi = static_cast<T>(b1) * mi + static_cast<T>(1 - b1) * g;
+          vi = static_cast<T>(b2) * vi + static_cast<T>(1 - b2) * g * g;
+          const T denom = std::sqrt(vi) / static_cast<T>(bc2_sqrt) + static_cast<T>(eps);
+          p -= static_cast<T>(step_size) * mi / denom;
+        });
       }
-      update_elementwise(param, [&](auto& p, auto g, int64_t i) {
-        using T = std::remove_reference_t<decltype(p)>;
-        T& mi = state_ptr<T>(m)[i];
-        T& vi = state_ptr<T>(v)[i];
-        p *= static_cast<T>(decay);
-        mi = static_cast<T>(b1) * mi + static_cast<T>(1 - b1) * g;
-        vi = static_cast<T>(b2) * vi + static_cast<T>(1 - b2) * g * g;
-        const T denom = std::sqrt(vi) / static_cast<T>(bc2_sqrt) + static_cast<T>(eps);
-        p -= static_cast<T>(step_size) * mi / denom;
-      });
+      if (master.defined()) copy_into(param, master);
     }
   }
+}
+
+void AdamW::reload_masters() {
+  size_t k = 0;
+  for (const auto& group : groups_)
+    for (const Tensor& param : group.params) {
+      if (masters_[k].defined()) masters_[k] = convert(param, DType::Float32);
+      ++k;
+    }
 }
 
 }  // namespace emrrg::train

@@ -49,6 +49,9 @@ struct AdamWOptions {
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 1e-2;  // decoupled: p -= lr * wd * p
+  // bfloat16/float16 parameters keep a float32 master copy that the update changes; the
+  // parameter holds the master rounded to its dtype (small updates are not lost to rounding).
+  bool master_weights = false;
 };
 
 class AdamW : public Optimizer {
@@ -63,10 +66,15 @@ class AdamW : public Optimizer {
   const std::vector<Tensor>& exp_avg() const { return m_; }
   const std::vector<Tensor>& exp_avg_sq() const { return v_; }
   void set_steps(int64_t steps) { step_ = steps; }
+  // The float32 master copies, per parameter in group order (undefined where there is none).
+  const std::vector<Tensor>& masters() const { return masters_; }
+  // Masters taken again from the parameters (after weights were loaded into them).
+  void reload_masters();
 
  private:
   AdamWOptions options_;
   std::vector<Tensor> m_, v_;  // flat per parameter, in group order
+  std::vector<Tensor> masters_;
   int64_t step_ = 0;
 };
 

@@ -128,7 +128,10 @@ Trainer::Trainer(Trainable& model, BatchSource& data, const TrainerOptions& opti
       params_.push_back(p);
     }
   if (params_.empty()) throw std::invalid_argument("trainer: the model has no trained parameters");
-  const AdamWOptions adamw{options_.lr, options_.beta1, options_.beta2, options_.eps, options_.weight_decay};
+  if (options_.precision != "fp32" && options_.precision != "bf16")
+    throw std::invalid_argument("trainer: precision '" + options_.precision + "' is not \"fp32\" or \"bf16\"");
+  const AdamWOptions adamw{options_.lr,           options_.beta1,        options_.beta2,
+                           options_.eps,          options_.weight_decay, options_.precision == "bf16"};
   if (distributed::Communicator* comm = options_.communicator) {
     // Every rank starts from rank 0's weights, whatever its initialisation drew.
     std::vector<Tensor> tensors;
@@ -138,6 +141,8 @@ Trainer::Trainer(Trainable& model, BatchSource& data, const TrainerOptions& opti
     }
     buckets_ = std::make_unique<distributed::GradientBuckets>(*comm, tensors, options_.bucket_bytes);
     if (options_.zero_stage == 1) {
+      if (adamw.master_weights)
+        throw std::invalid_argument("trainer: precision \"bf16\" (float32 master weights) with ZeRO-1 is not supported yet");
       sharded_ = std::make_unique<distributed::ShardedAdamW>(*comm, params_, adamw);
       return;
     }
@@ -270,6 +275,7 @@ void Trainer::restore(const Checkpoint& ck) {
       copy_into(optimizer_->exp_avg_sq()[k], exp_avg_sq[k]);
     }
     optimizer_->set_steps(ck.state.optimizer_steps);
+    optimizer_->reload_masters();
   }
   for (const auto& [name, gen] : generators)
     for (const GeneratorState& g : ck.state.generators)

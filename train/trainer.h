@@ -38,6 +38,9 @@ struct TrainerOptions {
   bool lr_per_epoch = false;  // cosine stepped per epoch (R2GenGPT) instead of per step
   double weight_decay = 0.01;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  // "bf16": the bfloat16/float16 trained parameters get float32 master weights in AdamW (the
+  // model computes in its own dtype, [llm] dtype; frozen weights are never copied). "fp32": none.
+  std::string precision = "fp32";
   int64_t grad_accum = 1;
   double clip = 1.0;             // max gradient norm; 0 disables clipping
   int64_t val_every = 0;         // validate every N steps; 0: val_per_epoch times per epoch

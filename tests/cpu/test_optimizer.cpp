@@ -44,6 +44,48 @@ TEST(Optimizer, UpdatesBfloat16ParametersInFloat32) {
   EXPECT_EQ(p.to_vector<float>(), (std::vector<float>{0.5f, 1.5f}));
 }
 
+// 50 AdamW steps of about 1e-4 each on a bfloat16 1.0 (whose spacing below 1 is 2^-8): rounded
+// into the parameter each one is lost; on a float32 master they add up to 0.995, which the
+// parameter holds rounded (0.99609375).
+TEST(Optimizer, AdamWMasterWeightsKeepUpdatesBelowBfloat16Rounding) {
+  for (const bool master : {false, true}) {
+    Tensor p = from_vector<float>({1.0f}, {1}, DType::BFloat16);
+    p.set_requires_grad();
+    train::AdamWOptions o{1e-4, 0.9, 0.999, 1e-8, 0.0};
+    o.master_weights = master;
+    train::AdamW opt({p}, o);
+    for (int step = 0; step < 50; ++step) {
+      p.set_grad(from_vector<float>({1.0f}, {1}, DType::BFloat16));
+      opt.step();
+    }
+    EXPECT_EQ(p.dtype(), DType::BFloat16);
+    ASSERT_EQ(opt.masters().size(), 1u);
+    if (!master) {
+      EXPECT_FALSE(opt.masters()[0].defined());
+      EXPECT_EQ(p.to_vector<float>()[0], 1.0f);
+      continue;
+    }
+    ASSERT_TRUE(opt.masters()[0].defined());
+    EXPECT_EQ(opt.masters()[0].dtype(), DType::Float32);
+    EXPECT_NEAR(opt.masters()[0].to_vector<float>()[0], 0.995f, 1e-5);
+    EXPECT_EQ(p.to_vector<float>()[0], 0.99609375f);
+    // Weights loaded into the parameter (a resume) become the master again.
+    fill(p, 0.5);
+    opt.reload_masters();
+    EXPECT_EQ(opt.masters()[0].to_vector<float>()[0], 0.5f);
+  }
+}
+
+// Float32 parameters never get a master copy.
+TEST(Optimizer, AdamWMasterWeightsOnlyForHalfPrecisionParameters) {
+  Tensor p = zeros({3});
+  p.set_requires_grad();
+  train::AdamWOptions o;
+  o.master_weights = true;
+  train::AdamW opt({p}, o);
+  EXPECT_FALSE(opt.masters()[0].defined());
+}
+
 TEST(Optimizer, SkipsParametersWithoutGradientAndZeroGradClears) {
   Tensor a = from_vector<float>({1.0f}, {1}), b = from_vector<float>({1.0f}, {1});
   a.set_requires_grad();

@@ -80,6 +80,17 @@ TEST(Config, ReadsTheTables) {
   EXPECT_NO_THROW(config::reject_unknown_tables(doc, {"data", "train", "generate", "vision", "llm", "model"}, path));
 }
 
+TEST(Config, PrecisionIsFp32OrBf16) {
+  ScratchDir dir("config_precision");
+  std::string path = write_config(dir, "[train]\nepochs = 1\n");
+  EXPECT_EQ(config::read_train_config(config::load_document(path), path).trainer.precision, "fp32");
+  path = write_config(dir, "[train]\nepochs = 1\nprecision = \"bf16\"\n");
+  EXPECT_EQ(config::read_train_config(config::load_document(path), path).trainer.precision, "bf16");
+  path = write_config(dir, "[train]\nepochs = 1\nprecision = \"fp16\"\n");
+  const std::string msg = error_of([&] { config::read_train_config(config::load_document(path), path); });
+  EXPECT_NE(msg.find("[train] precision must be one of \"fp32\", \"bf16\", got \"fp16\""), std::string::npos) << msg;
+}
+
 TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
   ScratchDir dir("config_errors");
   std::string path = write_config(dir, "[train]\nepochs = 3\nlrr = 1e-4\n");

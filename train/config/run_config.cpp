@@ -36,6 +36,7 @@ TrainConfig read_train_config(const toml::table& document, const std::string& so
   r.number("weight_decay", t.weight_decay, 0.0);
   r.integer("grad_accum", t.grad_accum, 1);
   r.number("clip", t.clip, 0.0);
+  r.choice("precision", t.precision, {"fp32", "bf16"});
   int64_t seed = static_cast<int64_t>(c.seed);
   r.integer("seed", seed, 0);
   c.seed = static_cast<uint64_t>(seed);
