@@ -194,7 +194,9 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   out.write(h.data(), static_cast<std::streamsize>(h.size()));
   for (const Tensor& c : host)
     out.write(static_cast<const char*>(c.raw_data()), static_cast<std::streamsize>(c.numel() * c.element_size()));
-  if (!out) throw std::runtime_error("save_safetensors: write to '" + path + "' failed");
+  // The last buffered bytes reach the file at close: a full disk shows up there.
+  out.close();
+  if (!out) throw std::runtime_error("save_safetensors: write to '" + path + "' failed: " + std::strerror(errno));
 }
 
 }  // namespace emrrg

@@ -58,6 +58,11 @@ class AdamW : public Optimizer {
   void add_param_group(const std::vector<Tensor>& params, double weight_decay);
   void step() override;
   int64_t steps() const { return step_; }
+  // The state a checkpoint keeps: first and second moments, flat per parameter in group order
+  // (write into them to restore), and the step count behind the bias corrections.
+  const std::vector<Tensor>& exp_avg() const { return m_; }
+  const std::vector<Tensor>& exp_avg_sq() const { return v_; }
+  void set_steps(int64_t steps) { step_ = steps; }
 
  private:
   AdamWOptions options_;

@@ -177,3 +177,24 @@ TEST(Loader, StopsCleanlyMidEpoch) {
   Batch b;
   EXPECT_THROW(unstarted.next(b), std::logic_error);
 }
+
+TEST(Loader, StartingAtABatchGivesTheRestOfTheEpoch) {
+  const ReportDataset& ds = train_set();
+  for (int workers : {0, 2}) {
+    LoaderConfig lc;
+    lc.batch_size = 4;
+    lc.num_workers = workers;
+    DataLoader loader(ds, lc);
+    const std::vector<size_t> whole = flat_indices(run_epoch(loader, 3));
+    EXPECT_EQ(loader.position(), 4u);
+    loader.start_epoch(3, 2);  // a resumed run that trained on batches 0 and 1
+    EXPECT_EQ(loader.position(), 2u);
+    std::vector<Batch> rest;
+    Batch b;
+    while (loader.next(b)) rest.push_back(b);
+    EXPECT_EQ(flat_indices(rest), std::vector<size_t>(whole.begin() + 8, whole.end())) << workers << " workers";
+    EXPECT_EQ(loader.position(), 4u);
+    loader.start_epoch(3, 9);  // past the end: an empty epoch
+    EXPECT_FALSE(loader.next(b));
+  }
+}

@@ -1,5 +1,6 @@
 #include "train/data/loader.h"
 
+#include <algorithm>
 #include <cstring>
 #include <numeric>
 #include <stdexcept>
@@ -55,7 +56,7 @@ void DataLoader::stop_workers() {
   workers_.clear();
 }
 
-void DataLoader::start_epoch(int64_t epoch) {
+void DataLoader::start_epoch(int64_t epoch, size_t first_batch) {
   stop_workers();
   const std::vector<size_t> order = epoch_indices(epoch);
   const size_t b = static_cast<size_t>(config_.batch_size);
@@ -68,8 +69,8 @@ void DataLoader::start_epoch(int64_t epoch) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = false;
-    next_to_claim_ = 0;
-    next_to_deliver_ = 0;
+    next_to_claim_ = std::min(first_batch, batches_.size());
+    next_to_deliver_ = next_to_claim_;
     ready_.clear();
     bad_messages_.clear();
   }
@@ -173,6 +174,11 @@ bool DataLoader::next(Batch& batch) {
     batch = std::move(r.batch);
     return true;
   }
+}
+
+size_t DataLoader::position() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return next_to_deliver_;
 }
 
 size_t DataLoader::bad_samples() const {

@@ -54,12 +54,15 @@ class DataLoader {
   std::vector<size_t> epoch_indices(int64_t epoch) const;
   size_t batches_per_epoch() const;
 
-  // Starts (or restarts) an epoch; workers begin decoding at once. Call before next().
-  void start_epoch(int64_t epoch);
+  // Starts (or restarts) an epoch at batch `first_batch` (a resumed run skips the batches it
+  // trained on without decoding them); workers begin decoding at once. Call before next().
+  void start_epoch(int64_t epoch, size_t first_batch = 0);
   // The next batch of the current epoch; false when the epoch is over. A bad sample throws
   // SampleError here (skip_bad off) or is dropped from its batch and counted (skip_bad on; a
   // batch whose samples are all bad is skipped).
   bool next(Batch& batch);
+  // Batches of the current epoch delivered or skipped so far: where a resumed run starts.
+  size_t position() const;
 
   // Bad samples skipped so far in the current epoch (skip_bad), and their messages.
   size_t bad_samples() const;

@@ -1,0 +1,44 @@
+// `emrrg train` and `emrrg test`: a TOML config (with --set overrides) -> data sets and loaders, the model, the
+// Trainer with validation by generation on the val split, optionally resumed from a run folder.
+// The model is the one the config's model table describes; today that is [report_lm] (the
+// text-only report language model, train/report_lm.h).
+#pragma once
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "train/checkpoint.h"
+#include "train/report_validation.h"
+
+namespace emrrg::train {
+
+struct TrainRunOptions {
+  std::string config_path;
+  std::vector<std::string> overrides;  // "table.key=value", applied in order
+  std::string resume_dir;              // continue the run in this folder (its newest valid checkpoint)
+  std::string out_dir;                 // replaces [train] out_dir
+};
+
+// Trains to the end; returns the final state. Throws std::runtime_error naming the file and
+// key for a bad config, and the file for bad data.
+TrainerState run_training(const TrainRunOptions& options, std::ostream& log);
+
+struct TestRunOptions {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  std::string weights;  // a checkpoint folder or its model.safetensors
+  std::string split = "test";
+  std::string reports_path;  // non-empty: one JSON line per study {id, reference, generated}
+};
+
+struct TestResult {
+  Metrics metrics;  // every report metric and test_loss
+  std::vector<GeneratedReport> reports;
+  std::vector<std::pair<std::string, Metrics>> baselines;  // most frequent and random training report
+};
+
+// `emrrg test`: generates for every study of the split with the config's [generate] settings and
+// scores the reports beside the two baselines.
+TestResult run_test(const TestRunOptions& options, std::ostream& log);
+
+}  // namespace emrrg::train

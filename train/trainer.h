@@ -1,0 +1,106 @@
+// The training loop: AdamW over a Trainable's trained parameters, a warm-up + cosine learning
+// rate, gradient accumulation, gradient-norm clipping, validation through a callback with the
+// best checkpoint kept by a formula, atomic checkpoints and exact resume, and logs (JSONL,
+// TensorBoard, a progress line, a metrics table).
+//
+// One optimiser step consumes grad_accum micro-batches (fewer at the end of an epoch); the data
+// order comes from the BatchSource, which depends only on the seed and the epoch, so the state a
+// checkpoint needs is the step, the epoch, the batch position in it, AdamW's moments and the
+// model's random streams. Resuming on the CPU reproduces an uninterrupted run bit for bit.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "train/checkpoint.h"
+#include "train/lr_schedule.h"
+#include "train/optimizer.h"
+#include "train/trainable.h"
+
+namespace emrrg::train {
+
+struct TrainerOptions {
+  int64_t epochs = 1;
+  int64_t max_steps = 0;  // > 0: stop after this many optimiser steps (and schedule over them)
+  double lr = 1e-4;
+  double lr_min = 1e-6;
+  int64_t warmup_steps = 0;
+  bool lr_per_epoch = false;  // cosine stepped per epoch (R2GenGPT) instead of per step
+  double weight_decay = 0.01;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  int64_t grad_accum = 1;
+  double clip = 1.0;             // max gradient norm; 0 disables clipping
+  int64_t val_every = 0;         // validate every N steps; 0: at the end of each epoch
+  int64_t checkpoint_every = 0;  // checkpoint every N steps; 0: after each validation
+  int keep_checkpoints = 2;      // newest kept besides the best
+  std::string best_formula = "0.8 * bleu_4 + 0.2 * cider";
+  std::string out_dir = "runs/emrrg";
+  int64_t log_every = 10;  // progress line every N steps (JSONL and TensorBoard get every step)
+  bool tensorboard = true;
+  // Peak device memory in MiB for the JSONL (the CUDA caching allocator's statistics); unset on
+  // the CPU, where the log has the process's peak resident memory.
+  std::function<double()> device_memory_mb;
+};
+
+using Metrics = std::map<std::string, double>;
+// Runs validation on the model in evaluation mode and returns its metrics.
+using Validator = std::function<Metrics(Trainable& model, int64_t step)>;
+
+struct StepRecord {
+  int64_t step = 0;  // 1-based: the step just taken
+  int64_t epoch = 0;
+  double loss = 0;  // mean of the micro-batch losses
+  double lr = 0;
+  double grad_norm = 0;  // before clipping
+};
+
+class Trainer {
+ public:
+  Trainer(Trainable& model, BatchSource& data, const TrainerOptions& options, Validator validator = {},
+          std::ostream* log = nullptr);
+  ~Trainer();
+
+  // Continues from the newest valid checkpoint under `run_dir`/checkpoints (a refused one is
+  // reported on the log and the next older one tried); returns false when there is none. The
+  // JSONL log keeps only the steps up to the checkpoint.
+  bool resume(const std::string& run_dir);
+  // Trains to the end (max_steps or epochs).
+  void fit();
+  // Runs one optimiser step; false when training is over.
+  bool step();
+
+  const TrainerState& state() const { return state_; }
+  int64_t total_steps() const { return total_steps_; }
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  const std::vector<StepRecord>& history() const { return history_; }  // steps run by this object
+  std::string checkpoints_dir() const;
+  // Writes a checkpoint of the current state now; returns its directory.
+  std::string save_checkpoint_now();
+
+ private:
+  struct Logs;
+  void log_step(const StepRecord& rec, int64_t micro, double tokens, double images, double step_seconds);
+  void validate_and_checkpoint(bool epoch_ended, int64_t step_epoch);
+  void restore(const Checkpoint& ck);
+
+  Trainable& model_;
+  BatchSource& data_;
+  TrainerOptions options_;
+  Validator validator_;
+  std::ostream* log_;
+  std::vector<TrainedParameter> params_;
+  std::unique_ptr<AdamW> optimizer_;
+  LrSchedule schedule_;
+  int64_t steps_per_epoch_ = 0;
+  int64_t total_steps_ = 0;
+  TrainerState state_;
+  bool epoch_started_ = false;
+  std::vector<StepRecord> history_;
+  std::unique_ptr<Logs> logs_;
+};
+
+}  // namespace emrrg::train
