@@ -1,15 +1,23 @@
 #include "train/train_run.h"
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <stdexcept>
 
+#include "autograd/tape.h"
 #include "train/atomic_file.h"
 #include "train/baselines.h"
 #include "train/config/run_config.h"
 #include "train/config/toml_document.h"
+#include "models/emrrg/parameter_count.h"
+#include "train/data/image_io.h"
+#include "train/data/image_transform.h"
 #include "train/data/loader.h"
+#include "train/emrrg_trainable.h"
+#include "train/encoder_pretraining.h"
 #include "train/metrics_table.h"
 #include "train/report_lm.h"
 #include "train/report_validation.h"
@@ -48,32 +56,64 @@ ReportLmConfig read_report_lm_config(const toml::table& doc, const std::string& 
   return c;
 }
 
-// What a config describes: the tables, the tokenizer and the model.
+// What a config describes: the tables, the tokenizer and the model (built by build_model, after a
+// [pretrain] stage has made the encoder it starts from).
 struct RunSetup {
+  std::string source;
+  toml::table doc;
   config::DataConfig data;
   config::TrainConfig train;
   GenerateConfig generate;
   std::shared_ptr<const data::Tokenizer> tokenizer;
-  std::unique_ptr<ReportLanguageModel> model;
+  std::optional<ReportLmConfig> report_lm;
+  std::optional<EmrrgSetup> emrrg;
+  std::unique_ptr<Trainable> model;
+  std::string description;
 
-  RunSetup(const std::string& source, const std::vector<std::string>& overrides) {
-    const toml::table doc = config::load_document(source, overrides);
-    config::reject_unknown_tables(doc, {"data", "train", "generate", "report_lm"}, source);
+  RunSetup(const std::string& path, const std::vector<std::string>& overrides, bool random_init)
+      : source(path), doc(config::load_document(path, overrides)) {
+    config::reject_unknown_tables(
+        doc, {"data", "train", "generate", "report_lm", "vision", "llm", "model", "weights", "random_init", "pretrain"},
+        source);
     data = config::read_data_config(doc, source);
     train = config::read_train_config(doc, source);
     generate = config::read_generate_config(doc, source);
-    ReportLmConfig lm = read_report_lm_config(doc, source);
     if (data.annotation.empty()) throw std::runtime_error("config '" + source + "': [data] annotation is required");
-    tokenizer = data::load_tokenizer(lm.tokenizer);
-    lm.llama.vocab_size = tokenizer->vocab_size();
-    lm.llama.bos_token_id = tokenizer->bos_id();
-    lm.llama.eos_token_id = tokenizer->eos_id();
-    model = std::make_unique<ReportLanguageModel>(lm.llama, tokenizer, train.seed);
+    if (describes_emrrg(doc)) {
+      if (doc.contains("report_lm"))
+        throw std::runtime_error("config '" + source + "': [report_lm] cannot be beside [vision]/[llm] (one model per config)");
+      emrrg = read_emrrg_setup(doc, source, random_init);
+      tokenizer = emrrg->tokenizer;
+    } else {
+      if (random_init) throw std::runtime_error("config '" + source + "': --random-init is for EMRRG configs");
+      if (has_pretrain(doc)) throw std::runtime_error("config '" + source + "': [pretrain] needs an EMRRG model");
+      report_lm = read_report_lm_config(doc, source);
+      tokenizer = data::load_tokenizer(report_lm->tokenizer);
+      report_lm->llama.vocab_size = tokenizer->vocab_size();
+      report_lm->llama.bos_token_id = tokenizer->bos_id();
+      report_lm->llama.eos_token_id = tokenizer->eos_id();
+    }
+  }
+
+  // `backbone`, when not empty, replaces [weights] backbone.
+  void build_model(const std::string& backbone = "") {
+    if (emrrg) {
+      auto m = build_emrrg_trainable(*emrrg, train.seed, backbone);
+      const models::EmrrgParameterCount count = models::count_parameters(m->model());
+      description = "EMRRG (" + std::to_string(count.total()) + " parameters, " + std::to_string(count.trainable()) +
+                    " trained)";
+      model = std::move(m);
+    } else {
+      auto m = std::make_unique<ReportLanguageModel>(report_lm->llama, tokenizer, train.seed);
+      description = "report language model (" + std::to_string(m->llama().num_parameters()) + " parameters)";
+      model = std::move(m);
+    }
   }
 
   data::ReportDataset dataset(const std::string& split) const {
     data::DatasetConfig c = config::dataset_config(data, split);
-    c.image.size = 16;  // the report language model never looks at the images: decode them small
+    // the report language model never looks at the images: decode them small
+    c.image.size = emrrg ? static_cast<int>(emrrg->config.vision.image_size) : 16;
     return data::ReportDataset(c, tokenizer);
   }
   data::LoaderConfig loader(bool shuffle) const {
@@ -89,12 +129,19 @@ struct RunSetup {
 }  // namespace
 
 TrainerState run_training(const TrainRunOptions& o, std::ostream& log) {
-  RunSetup setup(o.config_path, o.overrides);
+  RunSetup setup(o.config_path, o.overrides, o.random_init);
+  if (!o.resume_dir.empty()) setup.train.trainer.out_dir = o.resume_dir;
   if (!o.out_dir.empty()) setup.train.trainer.out_dir = o.out_dir;
   const data::ReportDataset train_set = setup.dataset("train"), val_set = setup.dataset("val");
+  std::string backbone;
+  if (has_pretrain(setup.doc))
+    backbone = pretrain_encoder(setup.emrrg->config.vision, read_pretrain_config(setup.doc, setup.source), train_set,
+                                setup.data.num_workers, setup.train.seed,
+                                (std::filesystem::path(setup.train.trainer.out_dir) / "pretrain").string(), log);
+  setup.build_model(backbone);
   data::DataLoader train_loader(train_set, setup.loader(true)), val_loader(val_set, setup.loader(false));
   LoaderSource train_data(train_loader), val_data(val_loader);
-  log << "train: report language model (" << setup.model->llama().num_parameters() << " parameters) on "
+  log << "train: " << setup.description << " on "
       << train_set.size() << " training and " << val_set.size() << " validation studies of '" << setup.data.annotation
       << "'\n";
   Trainer trainer(
@@ -107,7 +154,8 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& log) {
 }
 
 TestResult run_test(const TestRunOptions& o, std::ostream& log) {
-  RunSetup setup(o.config_path, o.overrides);
+  RunSetup setup(o.config_path, o.overrides, o.random_init);
+  setup.build_model();
   load_trained_weights(*setup.model, o.weights);
   const data::ReportDataset train_set = setup.dataset("train"), split = setup.dataset(o.split);
   data::DataLoader loader(split, setup.loader(false));
@@ -124,6 +172,26 @@ TestResult run_test(const TestRunOptions& o, std::ostream& log) {
   log << "test: " << r.reports.size() << " studies of the " << o.split << " split of '" << setup.data.annotation
       << "'\n";
   return r;
+}
+
+std::string generate_report(const ReportGenerationOptions& o) {
+  RunSetup setup(o.config_path, o.overrides, o.random_init);
+  if (!setup.emrrg) throw std::runtime_error("generate --config: '" + o.config_path + "' is not an EMRRG config");
+  if (o.images.empty()) throw std::runtime_error("generate --config: no images");
+  setup.build_model();
+  load_trained_weights(*setup.model, o.weights);
+  const int size = static_cast<int>(setup.emrrg->config.vision.image_size);
+  const data::ImageTransform transform(data::ImageTransformConfig{size});
+  const auto views = static_cast<int64_t>(o.images.size());
+  data::Batch study;
+  study.images = empty({1, views, 3, size, size});  // [1, views, 3, size, size]
+  for (int64_t v = 0; v < views; ++v)
+    transform.apply(data::read_image(o.images[static_cast<size_t>(v)]),
+                    study.images.data<float>() + v * static_cast<int64_t>(transform.output_size()));
+  study.ids = {"study"};
+  autograd::NoGradGuard no_grad;
+  setup.model->set_training(false);
+  return setup.model->generate(study, setup.generate).at(0);
 }
 
 }  // namespace emrrg::train

@@ -14,6 +14,7 @@ const bool registered = emrrg::cli::register_command(
        app.add_option("--set", o->overrides, "Override a config key: table.key=value (repeatable)");
        app.add_option("--resume", o->resume_dir, "Continue the run in this folder from its newest valid checkpoint");
        app.add_option("--out", o->out_dir, "Run folder (replaces [train] out_dir)");
+       app.add_flag("--random-init", o->random_init, "EMRRG with random weights of [random_init]'s shapes, without the weight files");
        app.add_option("--threads", *threads, "CPU threads (0: all cores)")->capture_default_str();
        return std::function<int()>([o, threads] {
          if (*threads > 0) emrrg::set_num_threads(*threads);
