@@ -99,9 +99,10 @@ struct RunSetup {
   void build_model(const std::string& backbone = "") {
     if (emrrg) {
       auto m = build_emrrg_trainable(*emrrg, train.seed, backbone);
-      const models::EmrrgParameterCount count = models::count_parameters(m->model());
-      description = "EMRRG (" + std::to_string(count.total()) + " parameters, " + std::to_string(count.trainable()) +
-                    " trained)";
+      int64_t trained = 0;
+      for (const TrainedParameter& p : m->trained_parameters()) trained += p.tensor.numel();
+      description = "EMRRG (" + std::to_string(models::count_parameters(m->model()).total()) + " parameters, " +
+                    std::to_string(trained) + " trained)";
       model = std::move(m);
     } else {
       auto m = std::make_unique<ReportLanguageModel>(report_lm->llama, tokenizer, train.seed);
