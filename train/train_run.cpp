@@ -127,6 +127,26 @@ struct RunSetup {
   }
 };
 
+// The stage-1 encoder of the run that wrote `weights` (a checkpoint folder or its
+// model.safetensors): <run>/pretrain/encoder.safetensors, <run> being the folder above checkpoints/.
+std::string stage1_encoder_of(const std::string& weights) {
+  std::filesystem::path dir = std::filesystem::absolute(weights);
+  if (!std::filesystem::is_directory(dir)) dir = dir.parent_path();
+  for (int up = 0; up < 3 && !dir.empty(); ++up, dir = dir.parent_path()) {
+    const std::filesystem::path encoder = dir / "pretrain" / "encoder.safetensors";
+    if (std::filesystem::exists(encoder)) return encoder.string();
+  }
+  throw std::runtime_error("weights '" + weights +
+                           "': the config pre-trains its encoder ([pretrain]) but no pretrain/encoder.safetensors "
+                           "is in the run folder above them");
+}
+
+// A trained model from `weights`: the stage-1 encoder (with [pretrain]) and the trained parameters.
+void load_trained_model(RunSetup& setup, const std::string& weights) {
+  setup.build_model(has_pretrain(setup.doc) ? stage1_encoder_of(weights) : "");
+  load_trained_weights(*setup.model, weights);
+}
+
 }  // namespace
 
 TrainerState run_training(const TrainRunOptions& o, std::ostream& log) {
@@ -156,8 +176,7 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& log) {
 
 TestResult run_test(const TestRunOptions& o, std::ostream& log) {
   RunSetup setup(o.config_path, o.overrides, o.random_init);
-  setup.build_model();
-  load_trained_weights(*setup.model, o.weights);
+  load_trained_model(setup, o.weights);
   const data::ReportDataset train_set = setup.dataset("train"), split = setup.dataset(o.split);
   data::DataLoader loader(split, setup.loader(false));
   LoaderSource source(loader);
@@ -179,8 +198,7 @@ std::string generate_report(const ReportGenerationOptions& o) {
   RunSetup setup(o.config_path, o.overrides, o.random_init);
   if (!setup.emrrg) throw std::runtime_error("generate --config: '" + o.config_path + "' is not an EMRRG config");
   if (o.images.empty()) throw std::runtime_error("generate --config: no images");
-  setup.build_model();
-  load_trained_weights(*setup.model, o.weights);
+  load_trained_model(setup, o.weights);
   const int size = static_cast<int>(setup.emrrg->config.vision.image_size);
   const data::ImageTransform transform(data::ImageTransformConfig{size});
   const auto views = static_cast<int64_t>(o.images.size());

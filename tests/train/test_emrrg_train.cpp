@@ -88,6 +88,16 @@ TEST(EmrrgTrain, PretrainsTheEncoderTrainsTestsAndGenerates) {
   const std::string images = dir / "data/images/" + r.reports[0].id;
   g.images = {images + "/0.png", images + "/1.png"};
   EXPECT_EQ(train::generate_report(g), r.reports[0].generated);
+
+  // The frozen encoder is the stage-1 one from the run folder, not in the checkpoint: without it
+  // the weights are refused.
+  std::filesystem::remove(encoder);
+  try {
+    train::run_test(t, log);
+    ADD_FAILURE() << "tested without the stage-1 encoder";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no pretrain/encoder.safetensors"), std::string::npos) << e.what();
+  }
 }
 
 // [random_init] dimensions made tiny, so a paper config's whole model is built and run in CI.
