@@ -1,18 +1,24 @@
 // CUDA benchmarks (a GPU is needed: built only with EMRRG_CUDA=ON; tests/gpu/run.sh runs them).
 // Attention: the flash kernels' TFLOP/s (issue goal: >= 0.9x PyTorch's scaled_dot_product_attention
 // flash backend on the same GPU) and decoding's GB/s against the copy bandwidth.
+// EMRRG: gated cross-attention at the paper's shapes, and the LoRA-fused linear beside cuBLAS's
+// base GEMM alone (goal: <= 10% slower) and beside the unfused three-GEMM LoRA (goal: >= 1.3x).
 // Each reports achieved GB/s or TFLOP/s and, for memory-bound kernels, the fraction of the
 // device's measured peak: a large device-to-device copy for bandwidth, a large cuBLAS GEMM for
 // compute. Goal on an H200: memory-bound kernels at >= 80% of copy bandwidth at >= 256 MB.
 #include <benchmark/benchmark.h>
 #include <cuda_runtime_api.h>
 
+#include <array>
 #include <functional>
+#include <vector>
 
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/gemm.h"
 #include "cuda/kernels/attention.h"
+#include "cuda/kernels/gated_cross_attention.h"
+#include "cuda/kernels/lora_linear.h"
 #include "cuda/kernel_registration.h"
 #include "cuda/kernels/selective_scan.h"
 #include "ops/ops.h"
@@ -246,6 +252,79 @@ void BM_selective_scan_fwd_bwd(benchmark::State& state) {
   state.counters["x_floor"] = ms * 1e-3 / (floor_bytes / (measured_copy_gbps() * 1e9));
 }
 
+// The hybrid layers' gated cross-attention at the paper's shapes: 18 studies, 32 heads of 128
+// (Llama-2-7B, no GQA), 300 text tokens over 197 visual tokens, bf16; forward (range(0) = 0) or
+// forward + backward (1). FLOPs as for attention: 4 b h Lt Lv hd forward, 2.5 times that backward.
+void BM_gated_cross_attention(benchmark::State& state) {
+  setup();
+  const bool backward = state.range(0) != 0;
+  const int64_t batch = 18, heads = 32, Lt = 300, Lv = 197, hd = 128;
+  Generator gen(1);
+  auto bf16 = [&](const Shape& shape) {
+    return convert(to_device(rand_uniform(shape, -1.0, 1.0, gen), kGpu), DType::BFloat16);
+  };
+  const Tensor q = bf16({batch, heads, Lt, hd}), k = bf16({batch, heads, Lv, hd}), v = bf16({batch, heads, Lv, hd});
+  const Tensor self_out = bf16({batch, heads, Lt, hd}), dout = bf16({batch, heads, Lt, hd});
+  const Tensor gate = to_device(rand_uniform({batch, Lt}, -1.0, 1.0, gen), kGpu);
+  const Tensor warm_up = full({1}, 0.5, DType::Float32, kGpu);
+  auto fn = [&] {
+    const std::vector<Tensor> f =
+        cuda::gated_cross_attention_forward(q, k, v, self_out, gate, warm_up, Tensor(), kAttentionScale);
+    if (backward)
+      benchmark::DoNotOptimize(cuda::gated_cross_attention_backward(q, k, v, gate, warm_up, f[1], f[2], dout, Tensor(),
+                                                                    kAttentionScale));
+  };
+  fn();
+  for (auto _ : state) state.SetIterationTime(time_ms(fn) * 1e-3);
+  const double flops = (backward ? 3.5 : 1.0) * 4.0 * batch * heads * Lt * Lv * hd;
+  state.counters["TFLOP/s"] =
+      benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e12, benchmark::Counter::kIsRate);
+}
+
+// A LoRA linear of N = range(0) tokens, in = range(1), out = range(2), rank range(3), bf16 base and
+// adapter, s = 2, no dropout; range(4): 0 the fused forward, 1 cuBLAS's base GEMM x W^T alone, 2 the
+// unfused LoRA (x W^T, x A^T and h B^T on cuBLAS, then y + s u), 3 the fused forward + backward
+// (dx, dA, dB). TFLOP/s counts the base GEMM's 2 N in out (times 3 with the backward).
+void BM_lora_linear(benchmark::State& state) {
+  setup();
+  const int64_t N = state.range(0), in = state.range(1), out = state.range(2), r = state.range(3);
+  const int64_t mode = state.range(4);
+  Generator gen(1);
+  auto bf16 = [&](const Shape& shape, double range) {
+    return convert(to_device(rand_uniform(shape, -range, range, gen), kGpu), DType::BFloat16);
+  };
+  const Tensor x = bf16({N, in}, 1.0), w = bf16({out, in}, 0.02), a = bf16({r, in}, 0.02), b = bf16({out, r}, 0.02);
+  const Tensor g = bf16({N, out}, 1.0), y = empty({N, out}, DType::BFloat16, kGpu);
+  const Tensor wt = transpose(w, 0, 1), at = transpose(a, 0, 1), bt = transpose(b, 0, 1);
+  const DeviceKernels::LoraScalars s{2.0, 0, LoraDropoutSite::Input, 1.0, 0, 0};
+  autograd::NoGradGuard no_grad;
+  auto fn = [&] {
+    if (mode == 0) {
+      benchmark::DoNotOptimize(cuda::lora_linear_forward(x, w, Tensor(), a, b, s));
+    } else if (mode == 1) {
+      cuda::matmul_out(x, wt, y);
+    } else if (mode == 2) {
+      cuda::matmul_out(x, wt, y);
+      benchmark::DoNotOptimize(add(y, mul(cuda::matmul(cuda::matmul(x, at), bt), 2.0)));
+    } else {
+      const std::vector<Tensor> f = cuda::lora_linear_forward(x, w, Tensor(), a, b, s);
+      benchmark::DoNotOptimize(cuda::lora_linear_backward(x, w, a, b, f[1], g, s, true, false));
+    }
+  };
+  fn();
+  for (auto _ : state) state.SetIterationTime(time_ms(fn) * 1e-3);
+  const double flops = (mode == 3 ? 3.0 : 1.0) * 2.0 * N * in * out;
+  state.counters["TFLOP/s"] =
+      benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e12, benchmark::Counter::kIsRate);
+}
+
+void lora_shapes(benchmark::internal::Benchmark* b) {
+  const std::vector<std::array<int64_t, 4>> shapes{
+      {8192, 4096, 4096, 16}, {8192, 4096, 4096, 64}, {4096, 4096, 11008, 16}, {8192, 4096, 11008, 64}};
+  for (const auto& [N, in, out, r] : shapes)
+    for (int64_t mode = 0; mode < 4; ++mode) b->Args({N, in, out, r, mode});
+}
+
 BENCHMARK(BM_copy_peak)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_unary_exp)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_binary_add)->UseManualTime()->Unit(benchmark::kMillisecond);
@@ -261,6 +340,8 @@ BENCHMARK(BM_attention_decode)->Args({4096, 1})->Args({4096, 8})->UseManualTime(
 
 BENCHMARK(BM_selective_scan_fwd_bwd)->Arg(384)->Arg(1536)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_cublas_gemm)->Args({8192, 0})->Args({8192, 1})->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_gated_cross_attention)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_lora_linear)->Apply(lora_shapes)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -6,7 +6,9 @@
 #include "cuda/kernels/causal_conv1d.h"
 #include "cuda/kernels/dropout.h"
 #include "cuda/kernels/elementwise.h"
+#include "cuda/kernels/gated_cross_attention.h"
 #include "cuda/kernels/indexing.h"
+#include "cuda/kernels/lora_linear.h"
 #include "cuda/kernels/norm.h"
 #include "cuda/kernels/reduce.h"
 #include "cuda/kernels/rotary.h"
@@ -50,6 +52,10 @@ void register_cuda_kernels() {
     k.selective_scan_backward = &selective_scan_backward;
     k.causal_conv1d_forward = &causal_conv1d_forward;
     k.causal_conv1d_backward = &causal_conv1d_backward;
+    k.gated_cross_attention_forward = &gated_cross_attention_forward;
+    k.gated_cross_attention_backward = &gated_cross_attention_backward;
+    k.lora_linear_forward = &lora_linear_forward;
+    k.lora_linear_backward = &lora_linear_backward;
     return k;
   }();
   static const RuntimeDeviceKernels runtime = [] {

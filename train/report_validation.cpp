@@ -21,6 +21,9 @@ Metrics report_metrics_map(const metrics::ReportMetrics& m) {
   out["ce_precision_macro"] = m.ce.macro.precision;
   out["ce_recall_macro"] = m.ce.macro.recall;
   out["ce_f1_macro"] = m.ce.macro.f1;
+  // The 5 observations of CheXpert's competition, as f1chexbert also reports them.
+  out["ce_f1_micro_five"] = m.ce.micro_five.f1;
+  out["ce_f1_macro_five"] = m.ce.macro_five.f1;
   return out;
 }
 

@@ -11,7 +11,8 @@
 
 namespace emrrg::train {
 
-// bleu_1..bleu_4, rouge_l, meteor, cider, ce_precision/recall/f1_micro and _macro.
+// bleu_1..bleu_4, rouge_l, meteor, cider, ce_precision/recall/f1_micro and _macro over the 14
+// observations, ce_f1_micro_five and ce_f1_macro_five over CheXpert's competition five.
 Metrics report_metrics_map(const metrics::ReportMetrics& m);
 
 struct GeneratedReport {

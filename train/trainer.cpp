@@ -82,10 +82,10 @@ Trainer::Trainer(Trainable& model, BatchSource& data, const TrainerOptions& opti
   if (options_.epochs < 0 || options_.max_steps < 0)
     throw std::invalid_argument("trainer: epochs and max_steps must be >= 0");
   if (options_.epochs == 0 && options_.max_steps == 0) throw std::invalid_argument("trainer: set epochs or max_steps");
-  if (options_.val_every < 0 || options_.checkpoint_every < 0 || options_.keep_checkpoints < 1 ||
+  if (options_.val_every < 0 || options_.val_per_epoch < 0 || options_.checkpoint_every < 0 || options_.keep_checkpoints < 1 ||
       options_.log_every < 1)
     throw std::invalid_argument(
-        "trainer: val_every and checkpoint_every must be >= 0, keep_checkpoints and log_every >= 1");
+        "trainer: val_every, val_per_epoch and checkpoint_every must be >= 0, keep_checkpoints and log_every >= 1");
   SelectionFormula check(options_.best_formula);  // a bad formula fails now, not after an epoch
   const size_t bpe = data_.batches_per_epoch();
   if (bpe == 0) throw std::invalid_argument("trainer: the training data has no batches");
@@ -130,13 +130,13 @@ std::string Trainer::checkpoints_dir() const { return (fs::path(options_.out_dir
 
 bool Trainer::resume(const std::string& run_dir) {
   options_.out_dir = run_dir;
+  resumed_ = true;
   const std::string dir = checkpoints_dir();
   remove_incomplete_checkpoints(dir);
+  bool found = false;
   for (const std::string& candidate : list_checkpoints(dir)) {
-    Checkpoint ck;
     try {
-      ck = load_checkpoint(candidate);
-      restore(ck);
+      restore(load_checkpoint(candidate));
     } catch (const std::exception& e) {
       if (log_) *log_ << "resume: " << e.what() << "; trying the previous checkpoint\n";
       continue;
@@ -144,21 +144,23 @@ bool Trainer::resume(const std::string& run_dir) {
     if (log_)
       *log_ << "resume: continuing from " << candidate << " (step " << state_.step << ", epoch " << state_.epoch + 1
             << ")\n";
-    // The log keeps what the checkpoint covers; steps redone after it are written again.
-    const std::string jsonl = (fs::path(run_dir) / kJsonl).string();
-    if (fs::exists(jsonl)) {
-      std::istringstream in(read_file(jsonl));
-      std::string line, kept;
-      while (std::getline(in, line)) {
-        const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-        if (j.is_discarded() || !j.contains("step")) continue;  // a line cut by the kill
-        if (j["step"].get<int64_t>() <= state_.step) kept += line + "\n";
-      }
-      write_file_atomic(jsonl, kept);
-    }
-    return true;
+    found = true;
+    break;
   }
-  return false;
+  // The log keeps what the checkpoint covers (nothing without one); the steps after it are
+  // redone and logged again.
+  const std::string jsonl = (fs::path(run_dir) / kJsonl).string();
+  if (fs::exists(jsonl)) {
+    std::istringstream in(read_file(jsonl));
+    std::string line, kept;
+    while (std::getline(in, line)) {
+      const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.contains("step")) continue;  // a line cut by the kill
+      if (j["step"].get<int64_t>() <= state_.step) kept += line + "\n";
+    }
+    write_file_atomic(jsonl, kept);
+  }
+  return found;
 }
 
 void Trainer::restore(const Checkpoint& ck) {
@@ -236,6 +238,10 @@ void Trainer::fit() {
 bool Trainer::step() {
   if (state_.step >= total_steps_) return false;
   if (!logs_) {
+    if (!resumed_ && !list_checkpoints(checkpoints_dir()).empty())
+      throw std::runtime_error(
+          "trainer: '" + options_.out_dir +
+          "' already holds checkpoints of a run: resume it (--resume) or train into another folder");
     fs::create_directories(options_.out_dir);
     logs_ = std::make_unique<Logs>();
     logs_->jsonl.open((fs::path(options_.out_dir) / kJsonl).string(), std::ios::app);
@@ -345,8 +351,16 @@ void Trainer::log_step(const StepRecord& rec, int64_t micro, double tokens, doub
 void Trainer::validate_and_checkpoint(bool epoch_ended, int64_t step_epoch) {
   const int64_t step = state_.step;
   const bool last = step >= total_steps_;
-  const bool val_due = validator_ && ((options_.val_every > 0 && step % options_.val_every == 0) ||
-                                      (options_.val_every == 0 && epoch_ended) || last);
+  bool on_schedule;
+  if (options_.val_every > 0) {
+    on_schedule = step % options_.val_every == 0;
+  } else {
+    // n times per epoch, spread evenly over its steps (Lightning's val_check_interval = 1 / n).
+    const int64_t n = std::max<int64_t>(options_.val_per_epoch, 1);
+    const int64_t k = (step - 1) % steps_per_epoch_ + 1;  // the step's place in its epoch
+    on_schedule = epoch_ended || k * n / steps_per_epoch_ > (k - 1) * n / steps_per_epoch_;
+  }
+  const bool val_due = validator_ && (on_schedule || last);
   bool new_best = false;
   if (val_due) {
     model_.set_training(false);

@@ -34,7 +34,8 @@ struct TrainerOptions {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   int64_t grad_accum = 1;
   double clip = 1.0;             // max gradient norm; 0 disables clipping
-  int64_t val_every = 0;         // validate every N steps; 0: at the end of each epoch
+  int64_t val_every = 0;         // validate every N steps; 0: val_per_epoch times per epoch
+  int64_t val_per_epoch = 1;     // with val_every 0: validations per epoch, evenly spread
   int64_t checkpoint_every = 0;  // checkpoint every N steps; 0: after each validation
   int keep_checkpoints = 2;      // newest kept besides the best
   std::string best_formula = "0.8 * bleu_4 + 0.2 * cider";
@@ -65,8 +66,9 @@ class Trainer {
   ~Trainer();
 
   // Continues from the newest valid checkpoint under `run_dir`/checkpoints (a refused one is
-  // reported on the log and the next older one tried); returns false when there is none. The
-  // JSONL log keeps only the steps up to the checkpoint.
+  // reported on the log and the next older one tried); returns false when there is none, and the
+  // run starts at step 0 in `run_dir`. The JSONL log keeps only the steps up to the checkpoint.
+  // Without resume, training into a folder that holds checkpoints is an error.
   bool resume(const std::string& run_dir);
   // Trains to the end (max_steps or epochs).
   void fit();
@@ -99,6 +101,7 @@ class Trainer {
   int64_t total_steps_ = 0;
   TrainerState state_;
   bool epoch_started_ = false;
+  bool resumed_ = false;
   std::vector<StepRecord> history_;
   std::unique_ptr<Logs> logs_;
 };

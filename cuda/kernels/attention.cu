@@ -17,6 +17,9 @@
 // partial (max, sum, accumulator), and a second kernel combines the parts in order.
 // Anything else (float32, other head dims up to 256): one warp per row, lanes across the head
 // dim, the same online softmax.
+// The gated cross-attention (gated_cross_attention.cu) runs the same kernels: the forward's
+// epilogue can also write self_out + (out * tanh(gate_logit)) * tanh(warm_up), and the backward
+// kernels take a per-row factor of dout (its delta given), applied to dP and to P^T in the dV sum.
 #include "cuda/kernels/attention.h"
 
 #include <cmath>
@@ -24,6 +27,7 @@
 
 #include "cuda/cuda_check.h"
 #include "cuda/kernels/mma.h"
+#include "cuda/kernels/warp_mma.h"
 #include "cuda/kernels/row_reduce.h"
 #include "cuda/kernels/storage.h"
 
@@ -36,7 +40,6 @@ using storage::ptr;
 using storage::to_float;
 using storage::to_storage;
 
-constexpr unsigned kFullMask = 0xffffffffu;
 constexpr int kWarps = 4;
 constexpr int kThreads = kWarps * 32;
 constexpr int kTile = 64;           // rows of a query or key tile (16 per warp)
@@ -79,62 +82,46 @@ template <typename T, int D, int kRows> __device__ void load_tile(Shared<T> dst,
   }
 }
 
-// acc [16 x N] = A [16 x D] . B [N x D]^T with A's rows at a and B's at b (shared, stride
-// kStride<D>): A fragments by ldmatrix, B fragments of two n8 blocks per ldmatrix.x4.
+// acc [16 x N] = A [16 x D] . B [N x D]^T, both operands' rows in shared memory (stride kStride<D>).
 template <typename T, int D, int N> __device__ void warp_abt(float (&acc)[N / 8][4], Shared<T> a, Shared<T> b) {
-  const int lane = threadIdx.x % 32;
   for (int nb = 0; nb < N / 8; ++nb)
     for (int e = 0; e < 4; ++e) acc[nb][e] = 0.0f;
-  for (int k0 = 0; k0 < D; k0 += 16) {
-    uint32_t fa[4];
-    mma::ldmatrix<4, false>(fa, a + (lane % 16) * kStride<D> + k0 + 8 * (lane / 16));
-    for (int nb = 0; nb < N / 8; nb += 2) {
-      uint32_t fb[4];  // n block nb (k halves 0, 1), then nb + 1
-      mma::ldmatrix<4, false>(fb, b + (nb * 8 + 8 * (lane / 16) + lane % 8) * kStride<D> + k0 + 8 * ((lane / 8) % 2));
-      mma::mma_m16n8k16<T>(acc[nb], fa, fb, acc[nb]);
-      mma::mma_m16n8k16<T>(acc[nb + 1], fa, fb + 2, acc[nb + 1]);
-    }
-  }
+  warp_mma::abt<T, D, N, kStride<D>, kStride<D>>(acc, a, b);
 }
 
-// acc [16 x D] += P [16 x N] . B [N x D]: P in the accumulator layout of warp_abt (rounded to
-// T here), B's rows at b (shared, stride kStride<D>) read transposed.
+// acc [16 x D] += P [16 x N] . B [N x D], P in warp_abt's accumulator layout.
 template <typename T, int D, int N>
 __device__ void warp_pb(float (&acc)[D / 8][4], const float (&p)[N / 8][4], Shared<T> b) {
-  const int lane = threadIdx.x % 32;
-  for (int kk = 0; kk < N / 16; ++kk) {
-    const uint32_t fa[4] = {mma::pack<T>(p[2 * kk][0], p[2 * kk][1]), mma::pack<T>(p[2 * kk][2], p[2 * kk][3]),
-                            mma::pack<T>(p[2 * kk + 1][0], p[2 * kk + 1][1]),
-                            mma::pack<T>(p[2 * kk + 1][2], p[2 * kk + 1][3])};
-    for (int nb = 0; nb < D / 8; nb += 2) {
-      uint32_t fb[4];  // k halves 0, 1 of n block nb, then of nb + 1
-      mma::ldmatrix<4, true>(fb, b + (kk * 16 + 8 * ((lane / 8) % 2) + lane % 8) * kStride<D> + nb * 8 + 8 * (lane / 16));
-      mma::mma_m16n8k16<T>(acc[nb], fa, fb, acc[nb]);
-      mma::mma_m16n8k16<T>(acc[nb + 1], fa, fb + 2, acc[nb + 1]);
-    }
+  warp_mma::pb<T, D, N, kStride<D>>(acc, p, b);
+}
+
+using warp_mma::frag_col;
+using warp_mma::frag_row;
+using warp_mma::quad_max;
+using warp_mma::quad_sum;
+
+// The gated cross-attention's epilogue (gated_cross_attention.cu), or nothing when gated is null:
+// gated [B, Hq, Lq, D] = self_out + (out * tanh(gate_logit[b, i])) * tanh(warm_up[0]).
+template <typename S> struct Epilogue {
+  const S* self_out;         // [B, Hq, Lq, D]
+  const float* gate_logit;   // [B, Lq]
+  const float* warm_up;      // [1]
+  S* gated;                  // [B, Hq, Lq, D]
+
+  // Element `e` (an offset into [B, Hq, Lq, D]) of query i of batch b, whose attention output is `out`.
+  __device__ void write(int64_t b, int64_t i, int64_t Lq, int64_t e, float out) const {
+    const float token_gate = tanhf(gate_logit[b * Lq + i]);
+    gated[e] = to_storage<S>(to_float(self_out[e]) + (out * token_gate) * tanhf(warm_up[0]));
   }
-}
-
-// Accumulator element e of a lane: row group + 8 (e >> 1), column 8 nb + 2t + (e & 1).
-__device__ __forceinline__ int frag_row(int e) { return (threadIdx.x % 32) / 4 + 8 * (e >> 1); }
-__device__ __forceinline__ int frag_col(int nb, int e) { return 8 * nb + 2 * (threadIdx.x % 4) + (e & 1); }
-
-// Sum or max over the four lanes that share a fragment row.
-__device__ __forceinline__ float quad_sum(float v) {
-  v += __shfl_xor_sync(kFullMask, v, 1);
-  return v + __shfl_xor_sync(kFullMask, v, 2);
-}
-__device__ __forceinline__ float quad_max(float v) {
-  v = fmaxf(v, __shfl_xor_sync(kFullMask, v, 1));
-  return fmaxf(v, __shfl_xor_sync(kFullMask, v, 2));
-}
+};
 
 // ---------------------------------------------------------------- tensor-core kernels
 
 // out, lse of 64 query rows (blockIdx.x) of head blockIdx.y = b * Hq + h.
 // q, out: [B, Hq, Lq, D]; k, v: [B, Hkv, Lk, D]; keep: [B, Lk] or null; lse: [B, Hq, Lq]
 template <typename T, int D>
-__global__ void attention_forward_tc_kernel(const T* q, const T* k, const T* v, const uint8_t* keep, T* out, float* lse, Geometry g) {
+__global__ void attention_forward_tc_kernel(const T* q, const T* k, const T* v, const uint8_t* keep, T* out, float* lse, Geometry g,
+                                            Epilogue<T> gates) {
   constexpr int kS = kStride<D>;
   auto smem = dynamic_shared<T>();
   Shared<T> sq = smem, sk = smem + kTile * kS, sv = smem + 2 * kTile * kS;
@@ -187,8 +174,10 @@ __global__ void attention_forward_tc_kernel(const T* q, const T* k, const T* v, 
   for (int nb = 0; nb < D / 8; ++nb)
     for (int e = 0; e < 4; ++e) {
       const int64_t i = i0 + warp * 16 + frag_row(e);
-      const float sum = l[e >> 1];
-      if (i < g.Lq) oh[i * D + frag_col(nb, e)] = to_storage<T>(sum > 0.0f ? o[nb][e] / sum : 0.0f);
+      const float sum = l[e >> 1], value = sum > 0.0f ? o[nb][e] / sum : 0.0f;
+      if (i >= g.Lq) continue;
+      oh[i * D + frag_col(nb, e)] = to_storage<T>(value);
+      if (gates.gated) gates.write(b, i, g.Lq, g.q_offset(b, h) + i * D + frag_col(nb, e), value);
     }
   if (threadIdx.x % 4 == 0)
     for (int r = 0; r < 2; ++r) {
@@ -201,7 +190,7 @@ __global__ void attention_forward_tc_kernel(const T* q, const T* k, const T* v, 
 // q, dout, dq: [B, Hq, Lq, D]; k, v: [B, Hkv, Lk, D]; lse, delta: [B, Hq, Lq]; keep: [B, Lk] or null
 template <typename T, int D>
 __global__ void attention_dq_tc_kernel(const T* q, const T* k, const T* v, const T* dout, const float* lse, const float* delta,
-                           const uint8_t* keep, T* dq, Geometry g) {
+                                       const float* row_scale, const uint8_t* keep, T* dq, Geometry g) {
   constexpr int kS = kStride<D>;
   auto smem = dynamic_shared<T>();
   Shared<T> sq = smem, sdo = smem + kTile * kS, sk = smem + 2 * kTile * kS, sv = smem + 3 * kTile * kS;
@@ -214,11 +203,12 @@ __global__ void attention_dq_tc_kernel(const T* q, const T* k, const T* v, const
   const uint8_t* keep_row = keep ? keep + b * g.Lk : nullptr;
   load_tile<T, D, kTile>(sq, q + g.q_offset(b, h) + i0 * D, q_rows);
   load_tile<T, D, kTile>(sdo, dout + g.q_offset(b, h) + i0 * D, q_rows);
-  float row_lse[2], row_delta[2];
+  float row_lse[2], row_delta[2], row_dscale[2];
   for (int r = 0; r < 2; ++r) {
     const int64_t i = i0 + warp * 16 + frag_row(2 * r);
     row_lse[r] = i < g.Lq ? lse[bh * g.Lq + i] : 0.0f;
     row_delta[r] = i < g.Lq ? delta[bh * g.Lq + i] : 0.0f;
+    row_dscale[r] = i < g.Lq && row_scale ? row_scale[bh * g.Lq + i] : 1.0f;
   }
   float acc[D / 8][4] = {};
   const int64_t kv_end = g.key_end(i0 + q_rows - 1);
@@ -234,7 +224,7 @@ __global__ void attention_dq_tc_kernel(const T* q, const T* k, const T* v, const
       for (int e = 0; e < 4; ++e) {
         const int64_t i = i0 + warp * 16 + frag_row(e), j = j0 + frag_col(nb, e);
         const float p = g.visible(i, j, keep_row) ? __expf(s[nb][e] * g.scale - row_lse[e >> 1]) : 0.0f;
-        s[nb][e] = p * (dp[nb][e] - row_delta[e >> 1]);  // dS
+        s[nb][e] = p * (dp[nb][e] * row_dscale[e >> 1] - row_delta[e >> 1]);  // dS
       }
     warp_pb<T, D, kTile>(acc, s, sk);
   }
@@ -250,12 +240,13 @@ __global__ void attention_dq_tc_kernel(const T* q, const T* k, const T* v, const
 // heads of its group in order, each over its query tiles in order.
 template <typename T, int D>
 __global__ void attention_dkdv_tc_kernel(const T* q, const T* k, const T* v, const T* dout, const float* lse, const float* delta,
-                             const uint8_t* keep, T* dk, T* dv, Geometry g) {
+                                         const float* row_scale, const uint8_t* keep, T* dk, T* dv, Geometry g) {
   constexpr int kS = kStride<D>, kQ = kBackwardQueryTile;
   auto smem = dynamic_shared<T>();
   Shared<T> sk = smem, sv = smem + kTile * kS, sq = smem + 2 * kTile * kS, sdo = smem + (2 * kTile + kQ) * kS;
   EMRRG_SHARED(float, s_lse, kBackwardQueryTile);
   EMRRG_SHARED(float, s_delta, kBackwardQueryTile);
+  EMRRG_SHARED(float, s_dscale, kBackwardQueryTile);
   const int warp = threadIdx.x / 32;
   const int64_t bkv = blockIdx.y, b = bkv / g.kv_heads, kvh = bkv % g.kv_heads;
   const int64_t j0 = int64_t{blockIdx.x} * kTile;
@@ -276,6 +267,7 @@ __global__ void attention_dkdv_tc_kernel(const T* q, const T* k, const T* v, con
       for (int r = threadIdx.x; r < kQ; r += kThreads) {
         s_lse[r] = r < q_rows ? lse[bh * g.Lq + i0 + r] : 0.0f;
         s_delta[r] = r < q_rows ? delta[bh * g.Lq + i0 + r] : 0.0f;
+        s_dscale[r] = r < q_rows && row_scale ? row_scale[bh * g.Lq + i0 + r] : 1.0f;
       }
       __syncthreads();
       float st[kQ / 8][4], dpt[kQ / 8][4];  // [16 keys x kQ queries]
@@ -286,8 +278,8 @@ __global__ void attention_dkdv_tc_kernel(const T* q, const T* k, const T* v, con
           const int c = frag_col(nb, e);
           const int64_t j = j0 + warp * 16 + frag_row(e), i = i0 + c;
           const float p = g.visible(i, j, keep_row) ? __expf(st[nb][e] * g.scale - s_lse[c]) : 0.0f;
-          st[nb][e] = p;
-          dpt[nb][e] = p * (dpt[nb][e] - s_delta[c]);  // dS^T
+          st[nb][e] = p * s_dscale[c];
+          dpt[nb][e] = p * (dpt[nb][e] * s_dscale[c] - s_delta[c]);  // dS^T
         }
       warp_pb<T, D, kQ>(acc_v, st, sdo);
       warp_pb<T, D, kQ>(acc_k, dpt, sq);
@@ -354,10 +346,12 @@ struct SoftmaxState {
     for (int c = 0; c < kMaxSimtChunks; ++c) acc.x[c] = acc.x[c] * a + other_acc.x[c] * b;
     m = m_new;
   }
+  // The output's element lane + 32 c (0 where no key was seen).
+  __device__ float value(int c) const { return l > 0.0f ? acc.x[c] / l : 0.0f; }
   template <typename S> __device__ void write(S* out_row, float* lse, int64_t D) const {
     const int lane = threadIdx.x % 32;
     for (int c = 0; c < kMaxSimtChunks; ++c)
-      if (lane + 32 * c < D) out_row[lane + 32 * c] = to_storage<S>(l > 0.0f ? acc.x[c] / l : 0.0f);
+      if (lane + 32 * c < D) out_row[lane + 32 * c] = to_storage<S>(value(c));
     if (lane == 0) *lse = l > 0.0f ? m + logf(l) : kNegInf;
   }
 };
@@ -365,7 +359,7 @@ struct SoftmaxState {
 // One warp per query row (b, h, i): out [B, Hq, Lq, D], lse [B, Hq, Lq].
 template <typename S>
 __global__ void attention_forward_simt_kernel(const S* q, const S* k, const S* v, const uint8_t* keep, S* out,
-                                              float* lse, Geometry g) {
+                                              float* lse, Geometry g, Epilogue<S> gates) {
   const int64_t row = int64_t{blockIdx.x} * kWarps + threadIdx.x / 32;
   if (row >= g.batch * g.q_heads * g.Lq) return;  // the whole warp
   const int64_t i = row % g.Lq, bh = row / g.Lq, b = bh / g.q_heads, h = bh % g.q_heads;
@@ -378,6 +372,10 @@ __global__ void attention_forward_simt_kernel(const S* q, const S* k, const S* v
   for (int64_t j = 0; j < g.key_end(i); ++j)
     if (!keep_row || keep_row[j]) state.absorb(dot(qr, kh + j * D, D) * g.scale, vh + j * D, D);
   state.write(out + row * D, lse + row, D);
+  if (!gates.gated) return;
+  const int lane = threadIdx.x % 32;
+  for (int c = 0; c < kMaxSimtChunks; ++c)
+    if (lane + 32 * c < D) gates.write(b, i, g.Lq, row * D + lane + 32 * c, state.value(c));
 }
 
 // delta[r] = sum_d dout[r, d] * out[r, d], one warp per row: [rows, D] -> [rows].
@@ -391,7 +389,8 @@ template <typename S> __global__ void attention_delta_kernel(const S* out, const
 // dq, one warp per query row. Shapes as the tensor-core dq kernel.
 template <typename S>
 __global__ void attention_dq_simt_kernel(const S* q, const S* k, const S* v, const S* dout, const float* lse,
-                                         const float* delta, const uint8_t* keep, S* dq, Geometry g) {
+                                         const float* delta, const float* row_scale, const uint8_t* keep, S* dq,
+                                         Geometry g) {
   const int64_t row = int64_t{blockIdx.x} * kWarps + threadIdx.x / 32;
   if (row >= g.batch * g.q_heads * g.Lq) return;
   const int64_t i = row % g.Lq, bh = row / g.Lq, b = bh / g.q_heads, h = bh % g.q_heads;
@@ -400,11 +399,12 @@ __global__ void attention_dq_simt_kernel(const S* q, const S* k, const S* v, con
   const S* vh = v + g.kv_offset(b, h);
   const uint8_t* keep_row = keep ? keep + b * g.Lk : nullptr;
   const WarpRow qr = load_row(q + row * D, D), dor = load_row(dout + row * D, D);
+  const float dscale = row_scale ? row_scale[row] : 1.0f;
   WarpRow acc{};
   for (int64_t j = 0; j < g.key_end(i); ++j) {
     if (keep_row && !keep_row[j]) continue;
     const float p = __expf(dot(qr, kh + j * D, D) * g.scale - lse[row]);
-    axpy(acc, p * (dot(dor, vh + j * D, D) - delta[row]) * g.scale, kh + j * D, D);
+    axpy(acc, p * (dot(dor, vh + j * D, D) * dscale - delta[row]) * g.scale, kh + j * D, D);
   }
   const int lane = threadIdx.x % 32;
   for (int c = 0; c < kMaxSimtChunks; ++c)
@@ -414,7 +414,8 @@ __global__ void attention_dq_simt_kernel(const S* q, const S* k, const S* v, con
 // dk, dv, one warp per key row (b, kvh, j), over the group's q heads and the queries that see j.
 template <typename S>
 __global__ void attention_dkdv_simt_kernel(const S* q, const S* k, const S* v, const S* dout, const float* lse,
-                                           const float* delta, const uint8_t* keep, S* dk, S* dv, Geometry g) {
+                                           const float* delta, const float* row_scale, const uint8_t* keep, S* dk, S* dv,
+                                           Geometry g) {
   const int64_t row = int64_t{blockIdx.x} * kWarps + threadIdx.x / 32;
   if (row >= g.batch * g.kv_heads * g.Lk) return;
   const int64_t j = row % g.Lk, bkv = row / g.Lk, b = bkv / g.kv_heads, kvh = bkv % g.kv_heads;
@@ -427,9 +428,9 @@ __global__ void attention_dkdv_simt_kernel(const S* q, const S* k, const S* v, c
       const int64_t bh = b * g.q_heads + h;
       for (int64_t i = g.first_query(j); i < g.Lq; ++i) {
         const int64_t r = bh * g.Lq + i;
-        const float p = __expf(dot(kr, q + r * D, D) * g.scale - lse[r]);
-        axpy(acc_v, p, dout + r * D, D);
-        axpy(acc_k, p * (dot(vr, dout + r * D, D) - delta[r]) * g.scale, q + r * D, D);
+        const float p = __expf(dot(kr, q + r * D, D) * g.scale - lse[r]), dscale = row_scale ? row_scale[r] : 1.0f;
+        axpy(acc_v, p * dscale, dout + r * D, D);
+        axpy(acc_k, p * (dot(vr, dout + r * D, D) * dscale - delta[r]) * g.scale, q + r * D, D);
       }
     }
   const int lane = threadIdx.x % 32;
@@ -545,9 +546,12 @@ template <typename T, typename Fn> bool dispatch_tensor_core(int64_t head_dim, F
 
 }  // namespace
 
-std::vector<Tensor> attention_forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, bool causal,
-                                      const Tensor& mask, double scale) {
-  const Geometry g = checked_geometry("attention", q_in, k_in, v_in, causal, mask, scale);
+namespace {
+
+// attention_forward, with the gated epilogue when gates is non-null (then never the decode path).
+std::vector<Tensor> forward(const char* op, const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, bool causal,
+                            const Tensor& mask, double scale, const AttentionGates* gates) {
+  const Geometry g = checked_geometry(op, q_in, k_in, v_in, causal, mask, scale);
   const Tensor q = to_contiguous(q_in), k = to_contiguous(k_in), v = to_contiguous(v_in);
   const uint8_t* keep = ptr<const uint8_t>(mask);
   Tensor out = empty(q.shape(), q.dtype(), q.device());
@@ -559,7 +563,10 @@ std::vector<Tensor> attention_forward(const Tensor& q_in, const Tensor& k_in, co
   const int64_t heads = g.batch * g.q_heads;
   storage::dispatch_storage(q.dtype(), [&](auto s) {
     using S = decltype(s);
-    if (g.Lq == 1) {
+    const Epilogue<S> ep = gates ? Epilogue<S>{ptr<const S>(gates->self_out), ptr<const float>(gates->gate_logit),
+                                               ptr<const float>(gates->warm_up), ptr<S>(gates->gated)}
+                                 : Epilogue<S>{};
+    if (g.Lq == 1 && !gates) {
       const int64_t splits = std::clamp<int64_t>((g.Lk + kDecodeKeysPerSplit - 1) / kDecodeKeysPerSplit, 1, kMaxDecodeSplits);
       const int64_t keys_per_split = (g.Lk + splits - 1) / splits;
       Tensor parts = empty({heads, splits, g.head_dim + 2}, DType::Float32, q.device());
@@ -576,27 +583,76 @@ std::vector<Tensor> attention_forward(const Tensor& q_in, const Tensor& k_in, co
       allow_shared(attention_forward_tc_kernel<S, D>, bytes);
       EMRRG_LAUNCH((attention_forward_tc_kernel<S, D>),
                    dim3(static_cast<unsigned>((g.Lq + kTile - 1) / kTile), static_cast<unsigned>(heads)), kThreads, bytes,
-                   nullptr, ptr<const S>(q), ptr<const S>(k), ptr<const S>(v), keep, ptr<S>(out), ptr<float>(lse), g);
+                   nullptr, ptr<const S>(q), ptr<const S>(k), ptr<const S>(v), keep, ptr<S>(out), ptr<float>(lse), g, ep);
     });
     if (!tensor_cores)
       EMRRG_LAUNCH(attention_forward_simt_kernel<S>, warp_row_blocks(heads * g.Lq), kThreads, 0, nullptr, ptr<const S>(q),
-                   ptr<const S>(k), ptr<const S>(v), keep, ptr<S>(out), ptr<float>(lse), g);
+                   ptr<const S>(k), ptr<const S>(v), keep, ptr<S>(out), ptr<float>(lse), g, ep);
   });
   return {out, lse};
 }
 
-std::vector<Tensor> attention_backward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& out_in,
-                                       const Tensor& lse_in, const Tensor& dout_in, bool causal, const Tensor& mask,
-                                       double scale) {
+void check_like_q(const char* op, const Tensor& t, const Tensor& q) {
+  if (t.shape() != q.shape() || t.dtype() != q.dtype() || t.device() != q.device())
+    throw std::invalid_argument(std::string(op) + ": " + t.str() + " does not match q " + q.str());
+}
+
+void check_rows(const char* op, const char* what, const Tensor& t, const Geometry& g, const Tensor& q) {
+  if (t.shape() != Shape{g.batch, g.q_heads, g.Lq} || t.dtype() != DType::Float32 || t.device() != q.device())
+    throw std::invalid_argument(std::string(op) + ": " + what + " " + t.str() + " is not float32 [b, Hq, Lq] on q's device");
+}
+
+}  // namespace
+
+std::vector<Tensor> attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, const Tensor& mask,
+                                      double scale) {
+  return forward("attention", q, k, v, causal, mask, scale, nullptr);
+}
+
+std::vector<Tensor> gated_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                                            double scale, const AttentionGates& gates) {
+  const char* op = "gated_cross_attention";
+  check_like_q(op, gates.self_out, q);
+  check_like_q(op, gates.gated, q);
+  if (!gates.self_out.is_contiguous() || !gates.gated.is_contiguous() || !gates.gate_logit.is_contiguous() ||
+      gates.gate_logit.dtype() != DType::Float32 || gates.gate_logit.shape() != Shape{q.shape()[0], q.shape()[2]} ||
+      gates.warm_up.dtype() != DType::Float32 || gates.warm_up.shape() != Shape{1})
+    throw std::invalid_argument(std::string(op) + ": self_out " + gates.self_out.str() + ", gate_logit " +
+                                gates.gate_logit.str() + ", warm_up " + gates.warm_up.str() +
+                                " are not contiguous [b, Hq, Lq, hd], float32 [b, Lq] and float32 [1]");
+  return forward(op, q, k, v, /*causal=*/false, mask, scale, &gates);
+}
+
+Tensor attention_row_dots(const Tensor& out_in, const Tensor& dout_in) {
+  check_like_q("attention row dots", dout_in, out_in);
+  storage::check_cuda_floating("attention row dots", out_in);
+  const Tensor out = to_contiguous(out_in), dout = to_contiguous(dout_in);
+  Shape shape = out.shape();
+  shape.pop_back();
+  Tensor delta = empty(shape, DType::Float32, out.device());
+  const int64_t D = out.shape().back(), rows = delta.numel();
+  if (rows == 0) return delta;
+  storage::dispatch_storage(out.dtype(), [&](auto s) {
+    using S = decltype(s);
+    EMRRG_LAUNCH(attention_delta_kernel<S>, warp_row_blocks(rows), kThreads, 0, nullptr, ptr<const S>(out),
+                 ptr<const S>(dout), ptr<float>(delta), rows, D);
+  });
+  return delta;
+}
+
+std::vector<Tensor> attention_backward_scaled(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
+                                              const Tensor& lse_in, const Tensor& dout_in, const Tensor& delta_in,
+                                              const Tensor& row_scale_in, bool causal, const Tensor& mask, double scale) {
   const char* op = "attention backward";
   const Geometry g = checked_geometry(op, q_in, k_in, v_in, causal, mask, scale);
-  for (const Tensor* t : {&out_in, &dout_in})
-    if (t->shape() != q_in.shape() || t->dtype() != q_in.dtype() || t->device() != q_in.device())
-      throw std::invalid_argument(std::string(op) + ": " + t->str() + " does not match q " + q_in.str());
-  if (lse_in.shape() != Shape{g.batch, g.q_heads, g.Lq} || lse_in.dtype() != DType::Float32 || lse_in.device() != q_in.device())
-    throw std::invalid_argument(std::string(op) + ": lse " + lse_in.str() + " is not float32 [b, Hq, Lq] on q's device");
+  check_like_q(op, dout_in, q_in);
+  check_rows(op, "lse", lse_in, g, q_in);
+  check_rows(op, "delta", delta_in, g, q_in);
+  if (row_scale_in.defined()) check_rows(op, "row_scale", row_scale_in, g, q_in);
   const Tensor q = to_contiguous(q_in), k = to_contiguous(k_in), v = to_contiguous(v_in);
-  const Tensor out = to_contiguous(out_in), dout = to_contiguous(dout_in), lse = to_contiguous(lse_in);
+  const Tensor dout = to_contiguous(dout_in), lse = to_contiguous(lse_in), delta = to_contiguous(delta_in);
+  const Tensor row_scale = row_scale_in.defined() ? to_contiguous(row_scale_in) : Tensor();
+  const float* dscale = ptr<const float>(row_scale);
   const uint8_t* keep = ptr<const uint8_t>(mask);
   std::vector<Tensor> grads{empty(q.shape(), q.dtype(), q.device()), empty(k.shape(), k.dtype(), k.device()),
                             empty(v.shape(), v.dtype(), v.device())};
@@ -606,11 +662,8 @@ std::vector<Tensor> attention_backward(const Tensor& q_in, const Tensor& k_in, c
     return grads;
   }
   const int64_t q_rows = g.batch * g.q_heads * g.Lq, kv_heads = g.batch * g.kv_heads;
-  Tensor delta = empty({g.batch, g.q_heads, g.Lq}, DType::Float32, q.device());
   storage::dispatch_storage(q.dtype(), [&](auto s) {
     using S = decltype(s);
-    EMRRG_LAUNCH(attention_delta_kernel<S>, warp_row_blocks(q_rows), kThreads, 0, nullptr, ptr<const S>(out),
-                 ptr<const S>(dout), ptr<float>(delta), q_rows, g.head_dim);
     const bool tensor_cores = dispatch_tensor_core<S>(g.head_dim, [&](auto d) {
       constexpr int D = decltype(d)::value;
       const size_t dkdv_bytes = tile_bytes<D, S>(2 * kTile + 2 * kBackwardQueryTile);
@@ -618,23 +671,31 @@ std::vector<Tensor> attention_backward(const Tensor& q_in, const Tensor& k_in, c
       EMRRG_LAUNCH((attention_dkdv_tc_kernel<S, D>),
                    dim3(static_cast<unsigned>((g.Lk + kTile - 1) / kTile), static_cast<unsigned>(kv_heads)), kThreads,
                    dkdv_bytes, nullptr, ptr<const S>(q), ptr<const S>(k), ptr<const S>(v), ptr<const S>(dout),
-                   ptr<const float>(lse), ptr<const float>(delta), keep, ptr<S>(grads[1]), ptr<S>(grads[2]), g);
+                   ptr<const float>(lse), ptr<const float>(delta), dscale, keep, ptr<S>(grads[1]), ptr<S>(grads[2]), g);
       const size_t dq_bytes = 4 * tile_bytes<D, S>(kTile);
       allow_shared(attention_dq_tc_kernel<S, D>, dq_bytes);
       EMRRG_LAUNCH((attention_dq_tc_kernel<S, D>),
                    dim3(static_cast<unsigned>((g.Lq + kTile - 1) / kTile), static_cast<unsigned>(g.batch * g.q_heads)),
                    kThreads, dq_bytes, nullptr, ptr<const S>(q), ptr<const S>(k), ptr<const S>(v), ptr<const S>(dout),
-                   ptr<const float>(lse), ptr<const float>(delta), keep, ptr<S>(grads[0]), g);
+                   ptr<const float>(lse), ptr<const float>(delta), dscale, keep, ptr<S>(grads[0]), g);
     });
     if (tensor_cores) return;
     EMRRG_LAUNCH(attention_dkdv_simt_kernel<S>, warp_row_blocks(kv_heads * g.Lk), kThreads, 0, nullptr, ptr<const S>(q),
-                 ptr<const S>(k), ptr<const S>(v), ptr<const S>(dout), ptr<const float>(lse), ptr<const float>(delta), keep,
-                 ptr<S>(grads[1]), ptr<S>(grads[2]), g);
+                 ptr<const S>(k), ptr<const S>(v), ptr<const S>(dout), ptr<const float>(lse), ptr<const float>(delta),
+                 dscale, keep, ptr<S>(grads[1]), ptr<S>(grads[2]), g);
     EMRRG_LAUNCH(attention_dq_simt_kernel<S>, warp_row_blocks(q_rows), kThreads, 0, nullptr, ptr<const S>(q),
-                 ptr<const S>(k), ptr<const S>(v), ptr<const S>(dout), ptr<const float>(lse), ptr<const float>(delta), keep,
-                 ptr<S>(grads[0]), g);
+                 ptr<const S>(k), ptr<const S>(v), ptr<const S>(dout), ptr<const float>(lse), ptr<const float>(delta),
+                 dscale, keep, ptr<S>(grads[0]), g);
   });
   return grads;
+}
+
+std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                                       const Tensor& lse, const Tensor& dout, bool causal, const Tensor& mask,
+                                       double scale) {
+  check_like_q("attention backward", out, q);
+  check_like_q("attention backward", dout, q);
+  return attention_backward_scaled(q, k, v, lse, dout, attention_row_dots(out, dout), Tensor(), causal, mask, scale);
 }
 
 }  // namespace emrrg::cuda

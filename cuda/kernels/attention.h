@@ -22,4 +22,23 @@ std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const T
                                        const Tensor& lse, const Tensor& dout, bool causal,
                                        const Tensor& key_padding_mask, double scale);
 
+// The gated cross-attention (gated_cross_attention.cu) runs these kernels with two hooks.
+// Forward: its epilogue also writes gated = self_out + (out * tanh(gate_logit[b, i])) *
+// tanh(warm_up[0]) while each output row is in registers. self_out and gated: contiguous, q's shape
+// and dtype; gate_logit: contiguous float32 [b, Lq]; warm_up: float32 [1]; all on q's device.
+struct AttentionGates {
+  Tensor self_out, gate_logit, warm_up, gated;
+};
+// Non-causal attention_forward that fills gates.gated as well (never the Lq = 1 decode path).
+std::vector<Tensor> gated_attention_forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                            const Tensor& key_padding_mask, double scale, const AttentionGates& gates);
+// rowsum(dout * out) over the last dim, float32 (out's shape without it): the backward's delta.
+Tensor attention_row_dots(const Tensor& out, const Tensor& dout);
+// The backward for the output gradient dout * row_scale (float32 [b, Hq, Lq], a factor per query
+// row applied inside the kernels; undefined for 1) with its delta = rowsum(dout * row_scale * out)
+// given (float32 [b, Hq, Lq]): {dq, dk, dv}, as attention_backward.
+std::vector<Tensor> attention_backward_scaled(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& lse,
+                                              const Tensor& dout, const Tensor& delta, const Tensor& row_scale,
+                                              bool causal, const Tensor& key_padding_mask, double scale);
+
 }  // namespace emrrg::cuda

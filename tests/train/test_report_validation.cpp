@@ -64,7 +64,8 @@ TEST(ReportValidation, ScoresEveryStudyOfTheSplit) {
   EXPECT_NEAR(best.at("ce_f1_micro"), 1.0, 1e-9);
   const train::Metrics worst = train::validate_by_generation(constant, split, gen);
   for (const char* m : {"bleu_4", "cider", "ce_f1_micro", "meteor"}) EXPECT_LT(worst.at(m), best.at(m)) << m;
-  EXPECT_EQ(best.size(), 13u);
+  EXPECT_EQ(best.size(), 15u);
+  EXPECT_NEAR(best.at("ce_f1_micro_five"), 1.0, 1e-9);
   EXPECT_GT(train::SelectionFormula("0.8 * bleu_4 + 0.2 * cider").evaluate(best), 0.8);
 }
 

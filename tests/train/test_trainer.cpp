@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <sys/resource.h>
 
 #include <cmath>
@@ -238,6 +237,35 @@ TEST(Trainer, TruncatedCheckpointIsRefusedAndThePreviousOneUsed) {
   EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
 }
 
+TEST(Trainer, AFreshRunRefusesAFolderWithCheckpointsAndAResumeWithoutOneStartsClean) {
+  ScratchDir dir("fresh");
+  SpiralSource data(40, 6, 9);
+  {
+    SpiralMlp m(11);
+    train::Trainer t(m, data, resume_options(dir.path));
+    t.step();
+    t.step();
+  }
+  SpiralMlp m(11);
+  train::Trainer fresh(m, data, resume_options(dir.path));
+  try {
+    fresh.step();
+    FAIL() << "a fresh run trained into a folder with checkpoints";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("already holds checkpoints of a run"), std::string::npos) << e.what();
+  }
+  // Killed after logging step 1 but before its checkpoint: the resumed run starts over and logs
+  // every step once.
+  std::filesystem::remove_all(dir / "checkpoints");
+  train::Trainer again(m, data, resume_options(dir.path));
+  EXPECT_FALSE(again.resume(dir.path));
+  again.fit();
+  std::ifstream in(dir / "log.jsonl");
+  std::vector<int64_t> steps;
+  for (std::string line; std::getline(in, line);) steps.push_back(nlohmann::json::parse(line)["step"]);
+  EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+}
+
 TEST(Checkpoint, CorruptStateOrDataIsRefusedWithTheReason) {
   ScratchDir dir("corrupt");
   train::TrainerState s;
@@ -393,6 +421,23 @@ TEST(Trainer, NonFiniteLossStopsBeforeTheUpdate) {
   }
   EXPECT_EQ(t.state().step, 2);
   EXPECT_EQ(train::list_checkpoints(dir / "checkpoints").front(), dir / "checkpoints/step_00000002");
+}
+
+TEST(Trainer, ValidatesEvenlyWithinEachEpoch) {
+  ScratchDir dir("val_per_epoch");
+  SpiralMlp m(3);
+  SpiralSource data(40, 4, 2);  // 10 steps per epoch
+  train::TrainerOptions o = quiet_options(dir.path);
+  o.epochs = 2;
+  o.val_per_epoch = 3;
+  o.checkpoint_every = 100;
+  std::vector<int64_t> validated;
+  train::Trainer t(m, data, o, [&](train::Trainable&, int64_t step) {
+    validated.push_back(step);
+    return train::Metrics{{"bleu_4", 0}, {"cider", 0}};
+  });
+  t.fit();
+  EXPECT_EQ(validated, (std::vector<int64_t>{4, 7, 10, 14, 17, 20}));
 }
 
 TEST(Trainer, BadOptionsAreErrors) {

@@ -40,6 +40,7 @@ TrainConfig read_train_config(const toml::table& document, const std::string& so
   r.integer("seed", seed, 0);
   c.seed = static_cast<uint64_t>(seed);
   r.integer("val_every", t.val_every, 0);
+  r.integer("val_per_epoch", t.val_per_epoch, 1);
   r.integer("checkpoint_every", t.checkpoint_every, 0);
   r.integer("keep_checkpoints", t.keep_checkpoints, 1);
   r.string("best_formula", t.best_formula);
