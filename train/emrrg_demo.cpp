@@ -57,7 +57,7 @@ EmrrgDemoResult run_emrrg_demo(const EmrrgDemoOptions& o, std::ostream& log) {
   TrainRunOptions t;
   t.config_path = o.config_path;
   t.overrides = overrides;
-  t.out_dir = o.out_dir;
+  t.resume_dir = o.out_dir;  // a second demo continues (or just tests) the first one's run
   r.state = run_training(t, log);
 
   TestRunOptions test;

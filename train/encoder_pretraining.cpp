@@ -80,6 +80,9 @@ std::string pretrain_encoder(const models::VisionMambaConfig& vision, const Pret
     log << "pretrain: using the stage-1 encoder " << path << "\n";
     return path;
   }
+  // A stage 1 cut short left checkpoints but no encoder: it starts again.
+  std::filesystem::remove_all(std::filesystem::path(dir) / "checkpoints");
+  std::filesystem::remove(std::filesystem::path(dir) / "log.jsonl");
   EncoderClassifier model(vision, seed);
   data::LoaderConfig l;
   l.batch_size = c.batch_size;

@@ -57,7 +57,8 @@ class EncoderClassifier : public Trainable {
 };
 
 // Runs stage 1 into `dir` (the Trainer's run folder: log, checkpoint) on `train_set` unless
-// `dir`/encoder.safetensors exists already; returns that file's path.
+// `dir`/encoder.safetensors exists already (a stage 1 cut short starts again); returns that
+// file's path.
 std::string pretrain_encoder(const models::VisionMambaConfig& vision, const PretrainConfig& config,
                              const data::ReportDataset& train_set, int num_workers, uint64_t seed,
                              const std::string& dir, std::ostream& log);

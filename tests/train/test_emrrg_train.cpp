@@ -10,6 +10,7 @@
 #include "models/emrrg/parameter_count.h"
 #include "runtime/safetensors.h"
 #include "tests/train/trainer_test_util.h"
+#include "train/config/run_config.h"
 #include "train/config/toml_document.h"
 #include "train/emrrg_demo.h"
 #include "train/emrrg_trainable.h"
@@ -65,10 +66,10 @@ TEST(EmrrgTrain, PretrainsTheEncoderTrainsTestsAndGenerates) {
   }
   EXPECT_TRUE(adapter);
 
-  // A second run in the same folder reuses the stage-1 encoder.
+  // Resuming the run reuses the stage-1 encoder.
   std::ostringstream again;
-  o.out_dir = dir / "out";
-  train::run_training(o, again);
+  o.resume_dir = dir / "out";
+  EXPECT_EQ(train::run_training(o, again).step, 4);
   EXPECT_NE(again.str().find("using the stage-1 encoder " + encoder), std::string::npos) << again.str();
 
   train::TestRunOptions t;
@@ -124,6 +125,10 @@ TEST(EmrrgConfigs, PaperConfigsCountTheirModelsAndBuildWithRandomWeights) {
     const std::string path = kConfigs + "/" + p.file;
     const std::string tokenizer =
         "random_init.tokenizer=\"" + std::string(EMRRG_FIXTURES_DIR) + "/tokenizers/" + p.tokenizer + "\"";
+    const toml::table doc = config::load_document(path);
+    EXPECT_EQ(config::read_train_config(doc, path).trainer.val_per_epoch, p.views == 1 ? 2 : 1);
+    EXPECT_EQ(config::read_generate_config(doc, path).beams, p.views == 1 ? 3 : 5);
+    EXPECT_EQ(config::read_data_config(doc, path).max_length, p.views == 1 ? 100 : 60);
     // Without the files the paper configs name what is missing; --random-init needs none of them.
     EXPECT_THROW(train::read_emrrg_setup(config::load_document(path), path, false), std::runtime_error);
     const train::EmrrgSetup paper = train::read_emrrg_setup(config::load_document(path, {tokenizer}), path, true);
