@@ -1,6 +1,6 @@
-// `emrrg demo`: trains the MLP on a generated three-arm spiral, a classification problem no
-// linear model solves, and reports the falling loss. Replaced by EMRRG training on the phantom
-// data set once the trainer exists.
+// The first demo: trains the MLP on a generated three-arm spiral, a classification problem no
+// linear model solves, and reports the falling loss (tests/cpu/test_mlp_demo.cpp). `emrrg demo`
+// now trains EMRRG (train/emrrg_demo.h).
 #pragma once
 #include <cstdint>
 #include <iosfwd>

@@ -5,6 +5,7 @@
 #include "models/generation/search.h"
 #include "models/llama/llama_step_decoder.h"
 #include "ops/ops.h"
+#include "train/search_settings.h"
 
 namespace emrrg::train {
 
@@ -44,21 +45,7 @@ std::vector<std::string> ReportLanguageModel::generate(const data::Batch& batch,
   models::LlamaStepDecoder decoder(llama_);
   const std::vector<std::vector<int64_t>> prompts(batch.size(), std::vector<int64_t>{tokenizer_->bos_id()});
   const Tensor logits = decoder.prefill(prompts);
-  generation::GenerationConfig g;
-  g.num_beams = c.beams;
-  g.min_new_tokens = c.min_new_tokens;
-  g.max_new_tokens = c.max_new_tokens;
-  g.repetition_penalty = static_cast<float>(c.repetition_penalty);
-  g.length_penalty = static_cast<float>(c.length_penalty);
-  g.eos_id = tokenizer_->eos_id();
-  std::vector<std::string> reports;
-  for (const generation::GeneratedSequence& s : generation::generate(decoder, logits, {}, g)) {
-    std::vector<int> tokens;
-    for (int64_t t : s.tokens)
-      if (t != tokenizer_->eos_id()) tokens.push_back(static_cast<int>(t));
-    reports.push_back(tokenizer_->decode(tokens));
-  }
-  return reports;
+  return decode_reports(*tokenizer_, generation::generate(decoder, logits, {}, search_settings(c, tokenizer_->eos_id())));
 }
 
 }  // namespace emrrg::train

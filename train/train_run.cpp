@@ -1,19 +1,27 @@
 #include "train/train_run.h"
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
 
+#include "autograd/tape.h"
 #include "train/atomic_file.h"
 #include "train/baselines.h"
 #include "train/config/run_config.h"
 #include "train/config/toml_document.h"
+#include "models/emrrg/parameter_count.h"
+#include "train/data/image_io.h"
+#include "train/data/image_transform.h"
 #include "train/data/loader.h"
 #include "train/distributed/config_agreement.h"
 #include "train/distributed/launch_env.h"
 #include "train/distributed/mpi_communicator.h"
+#include "train/emrrg_trainable.h"
+#include "train/encoder_pretraining.h"
 #include "train/metrics_table.h"
 #include "train/report_lm.h"
 #include "train/report_validation.h"
@@ -52,32 +60,65 @@ ReportLmConfig read_report_lm_config(const toml::table& doc, const std::string& 
   return c;
 }
 
-// What a config describes: the tables, the tokenizer and the model.
+// What a config describes: the tables, the tokenizer and the model (built by build_model, after a
+// [pretrain] stage has made the encoder it starts from).
 struct RunSetup {
+  std::string source;
+  toml::table doc;
   config::DataConfig data;
   config::TrainConfig train;
   GenerateConfig generate;
   std::shared_ptr<const data::Tokenizer> tokenizer;
-  std::unique_ptr<ReportLanguageModel> model;
+  std::optional<ReportLmConfig> report_lm;
+  std::optional<EmrrgSetup> emrrg;
+  std::unique_ptr<Trainable> model;
+  std::string description;
 
-  RunSetup(const std::string& source, const std::vector<std::string>& overrides) {
-    const toml::table doc = config::load_document(source, overrides);
-    config::reject_unknown_tables(doc, {"data", "train", "generate", "report_lm"}, source);
+  RunSetup(const std::string& path, const std::vector<std::string>& overrides, bool random_init)
+      : source(path), doc(config::load_document(path, overrides)) {
+    config::reject_unknown_tables(
+        doc, {"data", "train", "generate", "report_lm", "vision", "llm", "model", "weights", "random_init", "pretrain"},
+        source);
     data = config::read_data_config(doc, source);
     train = config::read_train_config(doc, source);
     generate = config::read_generate_config(doc, source);
-    ReportLmConfig lm = read_report_lm_config(doc, source);
     if (data.annotation.empty()) throw std::runtime_error("config '" + source + "': [data] annotation is required");
-    tokenizer = data::load_tokenizer(lm.tokenizer);
-    lm.llama.vocab_size = tokenizer->vocab_size();
-    lm.llama.bos_token_id = tokenizer->bos_id();
-    lm.llama.eos_token_id = tokenizer->eos_id();
-    model = std::make_unique<ReportLanguageModel>(lm.llama, tokenizer, train.seed);
+    if (describes_emrrg(doc)) {
+      if (doc.contains("report_lm"))
+        throw std::runtime_error("config '" + source + "': [report_lm] cannot be beside [vision]/[llm] (one model per config)");
+      emrrg = read_emrrg_setup(doc, source, random_init);
+      tokenizer = emrrg->tokenizer;
+    } else {
+      if (random_init) throw std::runtime_error("config '" + source + "': --random-init is for EMRRG configs");
+      if (has_pretrain(doc)) throw std::runtime_error("config '" + source + "': [pretrain] needs an EMRRG model");
+      report_lm = read_report_lm_config(doc, source);
+      tokenizer = data::load_tokenizer(report_lm->tokenizer);
+      report_lm->llama.vocab_size = tokenizer->vocab_size();
+      report_lm->llama.bos_token_id = tokenizer->bos_id();
+      report_lm->llama.eos_token_id = tokenizer->eos_id();
+    }
+  }
+
+  // `backbone`, when not empty, replaces [weights] backbone.
+  void build_model(const std::string& backbone = "") {
+    if (emrrg) {
+      auto m = build_emrrg_trainable(*emrrg, train.seed, backbone);
+      int64_t trained = 0;
+      for (const TrainedParameter& p : m->trained_parameters()) trained += p.tensor.numel();
+      description = "EMRRG (" + std::to_string(models::count_parameters(m->model()).total()) + " parameters, " +
+                    std::to_string(trained) + " trained)";
+      model = std::move(m);
+    } else {
+      auto m = std::make_unique<ReportLanguageModel>(report_lm->llama, tokenizer, train.seed);
+      description = "report language model (" + std::to_string(m->llama().num_parameters()) + " parameters)";
+      model = std::move(m);
+    }
   }
 
   data::ReportDataset dataset(const std::string& split) const {
     data::DatasetConfig c = config::dataset_config(data, split);
-    c.image.size = 16;  // the report language model never looks at the images: decode them small
+    // the report language model never looks at the images: decode them small
+    c.image.size = emrrg ? static_cast<int>(emrrg->config.vision.image_size) : 16;
     return data::ReportDataset(c, tokenizer);
   }
   data::LoaderConfig loader(bool shuffle) const {
@@ -90,11 +131,33 @@ struct RunSetup {
   }
 };
 
+// The stage-1 encoder of the run that wrote `weights` (a checkpoint folder or its
+// model.safetensors): <run>/pretrain/encoder.safetensors, <run> being the folder above checkpoints/.
+std::string stage1_encoder_of(const std::string& weights) {
+  std::filesystem::path dir = std::filesystem::absolute(weights);
+  if (!std::filesystem::is_directory(dir)) dir = dir.parent_path();
+  for (int up = 0; up < 3 && !dir.empty(); ++up, dir = dir.parent_path()) {
+    const std::filesystem::path encoder = dir / "pretrain" / "encoder.safetensors";
+    if (std::filesystem::exists(encoder)) return encoder.string();
+  }
+  throw std::runtime_error("weights '" + weights +
+                           "': the config pre-trains its encoder ([pretrain]) but no pretrain/encoder.safetensors "
+                           "is in the run folder above them");
+}
+
+// A trained model from `weights`: the stage-1 encoder (with [pretrain]) and the trained parameters.
+void load_trained_model(RunSetup& setup, const std::string& weights) {
+  setup.build_model(has_pretrain(setup.doc) ? stage1_encoder_of(weights) : "");
+  load_trained_weights(*setup.model, weights);
+}
+
 }  // namespace
 
 TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
-  RunSetup setup(o.config_path, o.overrides);
+  RunSetup setup(o.config_path, o.overrides, o.random_init);
+  if (!o.resume_dir.empty()) setup.train.trainer.out_dir = o.resume_dir;
   if (!o.out_dir.empty()) setup.train.trainer.out_dir = o.out_dir;
+  setup.train.trainer.profile = o.profile;
   // Launched as several ranks (mpirun, srun): MPI joins them, and they must agree on the run.
   std::unique_ptr<distributed::MpiCommunicator> comm;
   const distributed::LaunchEnv env = distributed::read_launch_env();
@@ -115,6 +178,12 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
   std::ostringstream quiet;
   std::ostream& log = !comm || comm->rank() == 0 ? main_log : quiet;  // rank 0 speaks for the job
   const data::ReportDataset train_set = setup.dataset("train"), val_set = setup.dataset("val");
+  std::string backbone;
+  if (has_pretrain(setup.doc))
+    backbone = pretrain_encoder(setup.emrrg->config.vision, read_pretrain_config(setup.doc, setup.source), train_set,
+                                setup.data.num_workers, setup.train.seed,
+                                (std::filesystem::path(setup.train.trainer.out_dir) / "pretrain").string(), log);
+  setup.build_model(backbone);
   data::LoaderConfig shard = setup.loader(true);
   if (comm) {
     shard.rank = comm->rank();
@@ -123,7 +192,7 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
   // Rank 0 validates on the whole split.
   data::DataLoader train_loader(train_set, shard), val_loader(val_set, setup.loader(false));
   LoaderSource train_data(train_loader), val_data(val_loader);
-  log << "train: report language model (" << setup.model->llama().num_parameters() << " parameters) on "
+  log << "train: " << setup.description << " on "
       << train_set.size() << " training and " << val_set.size() << " validation studies of '" << setup.data.annotation
       << "'";
   if (comm) log << ", data parallel over " << comm->world_size() << " ranks" << (o.zero == 1 ? " with ZeRO-1" : "");
@@ -138,8 +207,8 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
 }
 
 TestResult run_test(const TestRunOptions& o, std::ostream& log) {
-  RunSetup setup(o.config_path, o.overrides);
-  load_trained_weights(*setup.model, o.weights);
+  RunSetup setup(o.config_path, o.overrides, o.random_init);
+  load_trained_model(setup, o.weights);
   const data::ReportDataset train_set = setup.dataset("train"), split = setup.dataset(o.split);
   data::DataLoader loader(split, setup.loader(false));
   LoaderSource source(loader);
@@ -155,6 +224,25 @@ TestResult run_test(const TestRunOptions& o, std::ostream& log) {
   log << "test: " << r.reports.size() << " studies of the " << o.split << " split of '" << setup.data.annotation
       << "'\n";
   return r;
+}
+
+std::string generate_report(const ReportGenerationOptions& o) {
+  RunSetup setup(o.config_path, o.overrides, o.random_init);
+  if (!setup.emrrg) throw std::runtime_error("generate --config: '" + o.config_path + "' is not an EMRRG config");
+  if (o.images.empty()) throw std::runtime_error("generate --config: no images");
+  load_trained_model(setup, o.weights);
+  const int size = static_cast<int>(setup.emrrg->config.vision.image_size);
+  const data::ImageTransform transform(data::ImageTransformConfig{size});
+  const auto views = static_cast<int64_t>(o.images.size());
+  data::Batch study;
+  study.images = empty({1, views, 3, size, size});  // [1, views, 3, size, size]
+  for (int64_t v = 0; v < views; ++v)
+    transform.apply(data::read_image(o.images[static_cast<size_t>(v)]),
+                    study.images.data<float>() + v * static_cast<int64_t>(transform.output_size()));
+  study.ids = {"study"};
+  autograd::NoGradGuard no_grad;
+  setup.model->set_training(false);
+  return setup.model->generate(study, setup.generate).at(0);
 }
 
 }  // namespace emrrg::train

@@ -1,12 +1,14 @@
 // `emrrg train` and `emrrg test`: a TOML config (with --set overrides) -> data sets and loaders, the model, the
 // Trainer with validation by generation on the val split, optionally resumed from a run folder.
-// The model is the one the config's model table describes; today that is [report_lm] (the
-// text-only report language model, train/report_lm.h).
+// The model is the one the config's tables describe: EMRRG ([vision], [llm], [model]; with a
+// [pretrain] table its encoder is first pre-trained, train/encoder_pretraining.h) or the text-only
+// report language model ([report_lm], train/report_lm.h).
 #pragma once
 #include <iosfwd>
 #include <string>
 #include <vector>
 
+#include "runtime/profiler.h"
 #include "train/checkpoint.h"
 #include "train/report_validation.h"
 
@@ -20,6 +22,8 @@ struct TrainRunOptions {
   // Data parallel (docs/DISTRIBUTED.md): under mpirun or srun every rank trains its shard.
   int zero = 0;               // 1: AdamW's moments sharded over the ranks (ZeRO-1)
   double dist_timeout = 300;  // seconds a collective waits for the other ranks before ending the job
+  profiler::Session* profile = nullptr;  // --profile: the trainer marks each step's end
+  bool random_init = false;            // EMRRG from [random_init], without the weight files
 };
 
 // Trains to the end; returns the final state. Throws std::runtime_error naming the file and
@@ -32,6 +36,7 @@ struct TestRunOptions {
   std::string weights;  // a checkpoint folder or its model.safetensors
   std::string split = "test";
   std::string reports_path;  // non-empty: one JSON line per study {id, reference, generated}
+  bool random_init = false;
 };
 
 struct TestResult {
@@ -43,5 +48,16 @@ struct TestResult {
 // `emrrg test`: generates for every study of the split with the config's [generate] settings and
 // scores the reports beside the two baselines.
 TestResult run_test(const TestRunOptions& options, std::ostream& log);
+
+struct ReportGenerationOptions {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  std::string weights;
+  std::vector<std::string> images;  // the views of one study, in the data set's order
+  bool random_init = false;
+};
+
+// `emrrg generate --config`: one report for the images of one study, with the [generate] settings.
+std::string generate_report(const ReportGenerationOptions& options);
 
 }  // namespace emrrg::train

@@ -388,6 +388,7 @@ bool Trainer::step() {
   history_.push_back(rec);
   log_step(rec, micro, tokens, images, std::chrono::duration<double>(Clock::now() - step_start).count());
   validate_and_checkpoint(epoch_ended, step_epoch);
+  if (options_.profile) options_.profile->step();
   return true;
 }
 

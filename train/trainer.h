@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/profiler.h"
+
 #include "train/checkpoint.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
@@ -60,6 +62,8 @@ struct TrainerOptions {
   distributed::Communicator* communicator = nullptr;
   int zero_stage = 0;  // 1: AdamW's moments sharded over the ranks (ZeRO-1)
   size_t bucket_bytes = size_t{25} << 20;
+  // Told of each optimiser step's end when profiling (--profile), so it traces the steps after warm-up.
+  profiler::Session* profile = nullptr;
 };
 
 using Metrics = std::map<std::string, double>;

@@ -41,7 +41,7 @@ std::set<std::string> complete_event_names(const fs::path& trace, const std::str
 
 TEST(ProfileCli, DemoTracesItsTrainingSteps) {
   const fs::path trace = fs::temp_directory_path() / "emrrg_profile_cli_demo.json";
-  const CliRun r = run_emrrg("demo --steps 6 --hidden 8 --profile " + trace.string() +
+  const CliRun r = run_emrrg("demo-mlp --steps 6 --hidden 8 --profile " + trace.string() +
                           " --profile-warmup 2 --profile-steps 2");
   ASSERT_EQ(r.rc, 0) << r.stderr_text;
   EXPECT_NE(r.stderr_text.find("calls"), std::string::npos) << r.stderr_text;
@@ -69,7 +69,7 @@ TEST(ProfileCli, EncodeTracesTheWholeRun) {
 }
 
 TEST(ProfileCli, AnUnwritableTraceIsAClearError) {
-  const CliRun r = run_emrrg("demo --steps 3 --hidden 8 --profile /nonexistent-dir/t.json --profile-warmup 0");
+  const CliRun r = run_emrrg("demo-mlp --steps 3 --hidden 8 --profile /nonexistent-dir/t.json --profile-warmup 0");
   EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.stderr_text.find("cannot write the trace /nonexistent-dir/t.json"), std::string::npos) << r.stderr_text;
 }

@@ -1,6 +1,8 @@
 // emrrg generate --model PATH [--tokenizer FILE] [--prompt TEXT | --prompt-ids "1 2 3"] ...
 // PATH is a Hugging Face model folder (LlamaForCausalLM, Qwen2ForCausalLM) or a llama2.c .bin.
 // Greedy (--temperature 0) and sampled text streams to stdout; timings and tokens/s to stderr.
+// emrrg generate --config C --weights W IMAGE...: the report of one study (its views) by a trained
+// EMRRG, with the config's [generate] settings.
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -11,6 +13,7 @@
 #include "train/cli/device_option.h"
 #include "train/cli/profile_option.h"
 #include "train/text_generation.h"
+#include "train/train_run.h"
 
 namespace {
 
@@ -34,7 +37,7 @@ std::vector<int64_t> parse_ids(const std::string& text) {
 }
 
 const bool registered = emrrg::cli::register_command(
-    {"generate", "Continue a prompt with a Llama-family model (Hugging Face folder or llama2.c .bin)",
+    {"generate", "Continue a prompt with a Llama-family model, or write a study's report with EMRRG (--config)",
      [](CLI::App& app) -> std::function<int()> {
        auto o = std::make_shared<emrrg::train::TextGenerationOptions>();
        auto prompt = std::make_shared<std::string>();
@@ -43,7 +46,18 @@ const bool registered = emrrg::cli::register_command(
        auto& g = o->generation;
        g.max_new_tokens = 256;
        g.temperature = 0.0f;
-       app.add_option("--model,-m", o->model_path, "Hugging Face model folder or llama2.c .bin")->required();
+       auto report = std::make_shared<emrrg::train::ReportGenerationOptions>();
+       auto* model_opt = app.add_option("--model,-m", o->model_path, "Hugging Face model folder or llama2.c .bin");
+       auto* config_opt = app.add_option("--config", report->config_path, "EMRRG TOML config (with --weights and images)")
+                              ->check(CLI::ExistingFile)
+                              ->excludes(model_opt);
+       app.add_option("--weights", report->weights, "EMRRG checkpoint folder or model.safetensors")
+           ->check(CLI::ExistingPath)
+           ->needs(config_opt);
+       app.add_option("--set", report->overrides, "Override a config key: table.key=value (repeatable)")->needs(config_opt);
+       app.add_flag("--random-init", report->random_init, "EMRRG with random weights of [random_init]'s shapes")
+           ->needs(config_opt);
+       app.add_option("images", report->images, "The views of one study (with --config)")->check(CLI::ExistingFile);
        app.add_option("--tokenizer", o->tokenizer_path,
                       "SentencePiece .model, llama2.c tokenizer.bin or tokenizer.json (default: the folder's)");
        auto* text_opt = app.add_option("--prompt", *prompt, "Prompt text (default: BOS only)");
@@ -65,7 +79,13 @@ const bool registered = emrrg::cli::register_command(
        emrrg::cli::add_device_option(app, *device);
        auto profile = std::make_shared<emrrg::cli::ProfileChoice>();
        emrrg::cli::add_profile_options(app, *profile, "");
-       return [o, prompt, prompt_ids, device, profile, &app] {
+       return [o, report, prompt, prompt_ids, device, profile, &app] {
+         if (app.count("--config")) {
+           if (report->weights.empty()) throw std::runtime_error("generate --config: --weights is required");
+           std::cout << emrrg::train::generate_report(*report) << "\n";
+           return 0;
+         }
+         if (o->model_path.empty()) throw std::runtime_error("generate: --model or --config is required");
          if (app.count("--prompt")) o->prompt = *prompt;
          if (app.count("--prompt-ids")) o->prompt_ids = parse_ids(*prompt_ids);
          o->generation.do_sample = o->generation.temperature > 0.0f;

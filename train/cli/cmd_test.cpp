@@ -22,6 +22,7 @@ const bool registered = emrrg::cli::register_command(
        app.add_option("--split", o->split, "Split to evaluate")->capture_default_str();
        app.add_option("--reports", o->reports_path, "Write {id, reference, generated} per study as JSON lines");
        app.add_flag("--json", *json, "Print the metrics as one JSON object");
+       app.add_flag("--random-init", o->random_init, "EMRRG with random weights of [random_init]'s shapes, without the weight files");
        app.add_option("--threads", *threads, "CPU threads (0: all cores)")->capture_default_str();
        return std::function<int()>([o, threads, json] {
          if (*threads > 0) emrrg::set_num_threads(*threads);

@@ -5,6 +5,7 @@
 
 #include "runtime/threading.h"
 #include "train/cli/command_registry.h"
+#include "train/cli/profile_option.h"
 #include "train/distributed/launch_env.h"
 #include "train/train_run.h"
 
@@ -22,11 +23,17 @@ const bool registered = emrrg::cli::register_command(
        app.add_option("--dist-timeout", o->dist_timeout, "Seconds a collective waits for the other ranks before ending the job")
            ->capture_default_str()
            ->check(CLI::PositiveNumber);
-       return std::function<int()>([o, threads] {
+       app.add_flag("--random-init", o->random_init, "EMRRG with random weights of [random_init]'s shapes, without the weight files");
+       auto profile = std::make_shared<emrrg::cli::ProfileChoice>();
+       emrrg::cli::add_profile_options(app, *profile, "training step");
+       return std::function<int()>([o, threads, profile] {
          const emrrg::train::distributed::LaunchEnv env = emrrg::train::distributed::read_launch_env();
          if (*threads > 0) emrrg::set_num_threads(*threads);
          else if (env.local_size > 1) emrrg::set_num_threads(emrrg::train::distributed::threads_per_rank(env, static_cast<int>(std::thread::hardware_concurrency())));
+         auto session = emrrg::cli::start_profile(*profile);
+         o->profile = session.get();
          emrrg::train::run_training(*o, std::cout);
+         emrrg::cli::finish_profile(session, *profile, std::cerr);
          return 0;
        });
      }});
