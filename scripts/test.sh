@@ -9,6 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 jobs=${JOBS:-$(nproc)}
+# ccache, when installed, makes a rerun on the same machine rebuild only what changed.
+if command -v ccache >/dev/null; then
+  export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_CUDA_COMPILER_LAUNCHER=ccache
+fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DEMRRG_WERROR=ON
 cmake --build build -j"$jobs"
