@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 
 namespace {
 
@@ -21,7 +22,8 @@ struct CliRun {
 };
 
 CliRun run_emrrg(const std::string& args) {
-  const fs::path err = fs::temp_directory_path() / "emrrg_profile_cli_stderr.txt";
+  // ctest runs each test as its own process, in parallel: one stderr file per test process.
+  const fs::path err = fs::temp_directory_path() / ("emrrg_profile_cli_stderr_" + std::to_string(getpid()) + ".txt");
   const int rc = std::system((std::string(EMRRG_BINARY) + " " + args + " > /dev/null 2> " + err.string()).c_str());
   std::ifstream f(err);
   std::stringstream s;
