@@ -3,6 +3,8 @@
 // input embeddings, checkpoints and parameter counts.
 #include <gtest/gtest.h>
 
+#include "tests/cpu/tiny_emrrg.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -31,39 +33,6 @@ using models::EmrrgConfig;
 using models::LlmTuning;
 
 const std::string kGolden = std::string(EMRRG_FIXTURES_DIR) + "/emrrg_golden.safetensors";
-
-// The script's tiny EMRRG: an ARM encoder (16 px, patch 8, width 16, one layer) with LoRA_p(X) and
-// in_proj LoRA, a 3-layer Llama (hidden 16, 4 heads over 2 kv heads), hybrid layers at [0, 2].
-EmrrgConfig tiny_config(bool prefix, bool hybrid, bool lora) {
-  EmrrgConfig c;
-  models::VisionMambaConfig& v = c.vision;
-  v.kind = models::VisionMambaKind::Arm;
-  v.image_size = 16;
-  v.patch_size = 8;
-  v.d_model = 16;
-  v.depth = 1;
-  v.d_state = 4;
-  v.expand = 1;
-  v.peft.lora_p_x = true;
-  v.peft.lora_in_proj = true;
-  v.peft.rank = 2;
-  v.peft.scale = 0.5;
-  v.peft.dropout = 0.0;
-  models::LlamaConfig& l = c.llm;
-  l.vocab_size = 32;
-  l.hidden_size = 16;
-  l.intermediate_size = 24;
-  l.num_layers = 3;
-  l.num_heads = 4;
-  l.num_kv_heads = 2;
-  l.head_dim = 4;
-  c.visual_prefix = prefix;
-  if (hybrid) c.hybrid_layers = {0, 2};
-  c.llm_tuning = hybrid ? LlmTuning::Hybrid : lora ? LlmTuning::Lora : LlmTuning::Frozen;
-  c.llm_lora_targets = {"q_proj", "v_proj"};
-  c.llm_lora = {2, 0.5, 0.0};
-  return c;
-}
 
 models::PromptTokens golden_prompt() { return {1, {5, 6, 7}, {8, 9, 10, 11}}; }
 
@@ -108,7 +77,7 @@ class EmrrgGolden : public ::testing::TestWithParam<Case> {};
 TEST_P(EmrrgGolden, LossAndEveryTrainableGradient) {
   const Case c = GetParam();
   SafetensorsFile f = SafetensorsFile::open(kGolden);
-  auto model = make_model(tiny_config(c.prefix, c.hybrid, c.lora));
+  auto model = make_model(tiny_emrrg_config(c.prefix, c.hybrid, c.lora));
   const std::string prefix = std::string(c.name) + ".";
   load_golden_params(*model, f, f.get(prefix + "warm_up_gate").to_vector<double>()[0]);
   const GoldenBatch b = golden_batch(f);
@@ -149,7 +118,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, EmrrgGolden,
 // gets a finite gradient.
 TEST(EmrrgGoldenBf16, LossFollowsTheReference) {
   SafetensorsFile f = SafetensorsFile::open(kGolden);
-  const EmrrgConfig c = tiny_config(true, true, false);
+  const EmrrgConfig c = tiny_emrrg_config(true, true, false);
   Generator gen(1);
   Emrrg model(c, std::make_shared<models::Llama>(c.llm, gen, DType::BFloat16), golden_prompt(), gen);
   load_golden_params(model, f, f.get("prefix_gate.warm_up_gate").to_vector<double>()[0]);
@@ -172,7 +141,7 @@ TEST(EmrrgGoldenBf16, LossFollowsTheReference) {
 // and the frozen LLM weights stay bit-identical.
 TEST(EmrrgTraining, AdamWStepsLowerTheLossAndMoveOnlyTrainableTensors) {
   SafetensorsFile f = SafetensorsFile::open(kGolden);
-  auto model = make_model(tiny_config(true, true, false));
+  auto model = make_model(tiny_emrrg_config(true, true, false));
   load_golden_params(*model, f, 0.0);
   const GoldenBatch b = golden_batch(f);
   const auto frozen_before = model->llm->state_dict().at("model.layers.0.self_attn.q_proj.weight").to_vector<float>();
@@ -196,7 +165,7 @@ TEST(EmrrgTraining, AdamWStepsLowerTheLossAndMoveOnlyTrainableTensors) {
 // master that it holds rounded.
 TEST(EmrrgTraining, Bfloat16WithFloat32MasterWeightsTracksTheFloat32Run) {
   SafetensorsFile f = SafetensorsFile::open(kGolden);
-  const EmrrgConfig c = tiny_config(true, true, false);
+  const EmrrgConfig c = tiny_emrrg_config(true, true, false);
   const GoldenBatch b = golden_batch(f);
   std::vector<double> losses[2];
   for (const bool bf16 : {false, true}) {
@@ -248,20 +217,20 @@ template <typename F> std::string error_of(F&& f) {
 TEST(EmrrgInputs, BadShapesAndConfigsAreErrorsNamingThem) {
   SafetensorsFile f = SafetensorsFile::open(kGolden);
   const GoldenBatch b = golden_batch(f);
-  auto model = make_model(tiny_config(true, true, false));
+  auto model = make_model(tiny_emrrg_config(true, true, false));
   std::string e = error_of([&] { model->loss(reshape(b.images, {4, 3, 16, 16}), b.report_ids, b.report_mask); });
   EXPECT_NE(e.find("[4, 3, 16, 16] are not [studies, views, 3, 16, 16]"), std::string::npos) << e;
   e = error_of([&] { model->loss(b.images, b.report_ids, narrow(b.report_mask, 1, 0, 5)); });
   EXPECT_NE(e.find("report ids [2, 6] and mask [2, 5]"), std::string::npos) << e;
 
-  EmrrgConfig c = tiny_config(true, true, false);
+  EmrrgConfig c = tiny_emrrg_config(true, true, false);
   c.hybrid_layers = {0, 3};
   e = error_of([&] { make_model(c); });
   EXPECT_NE(e.find("hybrid_layers: layer 3 is not in [0, 3)"), std::string::npos) << e;
   c.hybrid_layers = {2, 2};
   e = error_of([&] { make_model(c); });
   EXPECT_NE(e.find("layer 2 is listed twice"), std::string::npos) << e;
-  c = tiny_config(false, false, false);
+  c = tiny_emrrg_config(false, false, false);
   e = error_of([&] { make_model(c); });
   EXPECT_NE(e.find("the image would not reach the LLM"), std::string::npos) << e;
 }
@@ -271,7 +240,7 @@ TEST(EmrrgInputs, BadShapesAndConfigsAreErrorsNamingThem) {
 TEST(EmrrgWarmUp, AtGateZeroOnlyTheGateScalarOfEachHybridLayerGetsAGradient) {
   SafetensorsFile f = SafetensorsFile::open(kGolden);
   for (bool prefix : {true, false}) {
-    auto model = make_model(tiny_config(prefix, true, false));
+    auto model = make_model(tiny_emrrg_config(prefix, true, false));
     load_golden_params(*model, f, 0.0);
     const GoldenBatch b = golden_batch(f);
     autograd::backward(model->loss(b.images, b.report_ids, b.report_mask));
@@ -292,9 +261,9 @@ TEST(EmrrgWarmUp, AtGateZeroOnlyTheGateScalarOfEachHybridLayerGetsAGradient) {
 TEST(EmrrgWarmUp, AtGateZeroTheTextLogitsEqualThePlainLlmsExactly) {
   SafetensorsFile f = SafetensorsFile::open(kGolden);
   const GoldenBatch b = golden_batch(f);
-  auto plain = make_model(tiny_config(true, false, false));
+  auto plain = make_model(tiny_emrrg_config(true, false, false));
   load_golden_params(*plain, f, 0.0);
-  auto hybrid = make_model(tiny_config(true, true, false));
+  auto hybrid = make_model(tiny_emrrg_config(true, true, false));
   load_golden_params(*hybrid, f, 0.0);
   autograd::NoGradGuard no_grad;
   const Tensor want = plain->report_logits(b.images, b.report_ids, b.report_mask);
@@ -308,7 +277,7 @@ TEST(EmrrgWarmUp, AtGateZeroTheTextLogitsEqualThePlainLlmsExactly) {
 TEST(EmrrgWarmUp, WithoutThePrefixAtGateZeroTheLogitsArePlainLlamas) {
   SafetensorsFile f = SafetensorsFile::open(kGolden);
   const GoldenBatch b = golden_batch(f);
-  const EmrrgConfig c = tiny_config(false, true, false);
+  const EmrrgConfig c = tiny_emrrg_config(false, true, false);
   auto model = make_model(c);
   load_golden_params(*model, f, 0.0);
   Generator gen(2);
@@ -340,7 +309,7 @@ TEST(EmrrgWarmUp, WithoutThePrefixAtGateZeroTheLogitsArePlainLlamas) {
 // The layer's fused op (ops/gated_cross_attention.h) against the formula composed of attention,
 // tanh, mul and add, on the layer's own parameters.
 TEST(EmrrgHybridLayer, EqualsTheComposedFormula) {
-  auto model = make_model(tiny_config(true, true, false));
+  auto model = make_model(tiny_emrrg_config(true, true, false));
   const auto& h = model->hybrid_layers[1];
   fill(h->warm_up_gate, 0.6);
   const models::LlamaDecoderLayer& layer = *model->llm->layers()[2];
@@ -366,7 +335,7 @@ TEST(EmrrgHybridLayer, EqualsTheComposedFormula) {
 TEST(EmrrgGeneration, CachedGreedyEqualsTheFullForwardRecomputedEachStep) {
   SafetensorsFile f = SafetensorsFile::open(kGolden);
   for (bool prefix : {true, false}) {
-    auto model = make_model(tiny_config(prefix, true, false));
+    auto model = make_model(tiny_emrrg_config(prefix, true, false));
     load_golden_params(*model, f, 0.7);
     model->eval();
     const Tensor images = f.get("images");
@@ -401,7 +370,7 @@ TEST(EmrrgGeneration, CachedGreedyEqualsTheFullForwardRecomputedEachStep) {
 // the tokens it gets alone.
 TEST(EmrrgGeneration, BeamSearchDecodesEachStudyAsIfAlone) {
   SafetensorsFile f = SafetensorsFile::open(kGolden);
-  auto model = make_model(tiny_config(false, true, false));
+  auto model = make_model(tiny_emrrg_config(false, true, false));
   load_golden_params(*model, f, 0.9);
   model->eval();
   generation::GenerationConfig g;
@@ -429,7 +398,7 @@ TEST(EmrrgCheckpoint, TrainableWeightsRoundTripThroughSafetensors) {
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "trained.safetensors").string();
   SafetensorsFile f = SafetensorsFile::open(kGolden);
-  auto trained = make_model(tiny_config(true, true, false));
+  auto trained = make_model(tiny_emrrg_config(true, true, false));
   load_golden_params(*trained, f, 0.4);
   trained->save_trainable(path);
   {
@@ -445,14 +414,14 @@ TEST(EmrrgCheckpoint, TrainableWeightsRoundTripThroughSafetensors) {
     EXPECT_TRUE(saved.contains("visual_encoder.layers.0.mixer.in_proj.lora_x.down.weight"));
     EXPECT_FALSE(saved.contains("llm.model.embed_tokens.weight"));
   }
-  auto fresh = make_model(tiny_config(true, true, false), /*seed=*/9);
+  auto fresh = make_model(tiny_emrrg_config(true, true, false), /*seed=*/9);
   fresh->load_trainable(path);
   const auto a = trained->state_dict(), b = fresh->state_dict();
   for (const auto& [name, t] : a)
     if (t.requires_grad()) {
       EXPECT_EQ(t.to_vector<float>(), b.at(name).to_vector<float>()) << name;
     }
-  auto lora_model = make_model(tiny_config(true, false, true));
+  auto lora_model = make_model(tiny_emrrg_config(true, false, true));
   try {
     lora_model->load_trainable(path);
     ADD_FAILURE() << "loaded hybrid weights into a model without hybrid layers";
@@ -473,7 +442,7 @@ TEST(EmrrgCheckpoint, BackboneLoadsIntoTheEncoderAndNamesBadKeys) {
     if (name.find(".lora") == std::string::npos) backbone.emplace(name, t);
   const std::string good = (dir / "backbone.safetensors").string();
   save_safetensors(good, backbone);
-  auto model = make_model(tiny_config(true, true, false));
+  auto model = make_model(tiny_emrrg_config(true, true, false));
   model->load_backbone(good);
   EXPECT_EQ(model->visual_encoder->pos_embed.to_vector<float>(), backbone.at("pos_embed").to_vector<float>());
 
@@ -500,7 +469,7 @@ TEST(EmrrgCheckpoint, BackboneLoadsIntoTheEncoderAndNamesBadKeys) {
 TEST(EmrrgTuning, EveryRowOfTable5TrainsWhatItSays) {
   for (const char* vision : {"full", "et_ssm"}) {
     for (LlmTuning llm : {LlmTuning::Frozen, LlmTuning::Lora, LlmTuning::Hybrid}) {
-      EmrrgConfig c = tiny_config(true, llm == LlmTuning::Hybrid, llm == LlmTuning::Lora);
+      EmrrgConfig c = tiny_emrrg_config(true, llm == LlmTuning::Hybrid, llm == LlmTuning::Lora);
       models::apply_vision_tuning(vision, c.vision.peft);
       auto model = make_model(c);
       const models::EmrrgParameterCount n = models::count_parameters(*model);
@@ -660,7 +629,7 @@ TEST(EmrrgConfigToml, BadKeysAndValuesAreErrorsNamingThem) {
 // hybrid_kv_from_self: the cross-attention's keys and values start as the self-attention's
 // projections of the (normalised) visual tokens.
 TEST(EmrrgHybridLayer, KvProjectionCanStartAsTheLayersKAndVProjections) {
-  EmrrgConfig c = tiny_config(true, true, false);
+  EmrrgConfig c = tiny_emrrg_config(true, true, false);
   c.hybrid_kv_from_self = true;
   c.llm.qkv_bias = true;
   auto model = make_model(c);
@@ -710,7 +679,7 @@ TEST(EmrrgCheckpoint, PthBackboneAndWholeStateFiles) {
 // encoders, full fine-tuning, biased and tied LLMs, LoRA on every projection and hybrid layers.
 TEST(EmrrgParameterCount, FromTheConfigEqualsTheBuiltModels) {
   std::vector<EmrrgConfig> configs;
-  EmrrgConfig vim_all = tiny_config(true, true, false);
+  EmrrgConfig vim_all = tiny_emrrg_config(true, true, false);
   vim_all.vision.kind = models::VisionMambaKind::Vim;
   vim_all.vision.expand = 2;
   vim_all.vision.depth = 2;
@@ -719,16 +688,16 @@ TEST(EmrrgParameterCount, FromTheConfigEqualsTheBuiltModels) {
   p.lora_p_z = p.lora_p_dt = p.lora_p_b = p.lora_p_c = true;
   p.lora_x_proj = p.lora_dt_proj = p.lora_out_proj = p.lora_patch_embed = true;
   configs.push_back(vim_all);
-  EmrrgConfig arm_full = tiny_config(true, false, true);
+  EmrrgConfig arm_full = tiny_emrrg_config(true, false, true);
   arm_full.vision.peft.full_finetune = true;
   arm_full.llm_lora_targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
   arm_full.llm.qkv_bias = arm_full.llm.o_bias = arm_full.llm.mlp_bias = true;
   configs.push_back(arm_full);
-  EmrrgConfig frozen = tiny_config(true, false, false);
+  EmrrgConfig frozen = tiny_emrrg_config(true, false, false);
   frozen.vision.peft = {};
   frozen.llm.tie_word_embeddings = true;
   configs.push_back(frozen);
-  configs.push_back(tiny_config(false, true, false));
+  configs.push_back(tiny_emrrg_config(false, true, false));
   for (size_t i = 0; i < configs.size(); ++i) {
     auto model = make_model(configs[i]);
     const models::EmrrgParameterCount counted = models::count_parameters(configs[i]);

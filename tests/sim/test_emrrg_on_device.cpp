@@ -14,6 +14,7 @@
 #include "models/emrrg/emrrg_step_decoder.h"
 #include "ops/ops.h"
 #include "runtime/random.h"
+#include "tests/cpu/tiny_emrrg.h"
 #include "train/optimizer.h"
 
 namespace emrrg {
@@ -22,40 +23,9 @@ namespace {
 using models::Emrrg;
 using models::EmrrgConfig;
 
-// tests/cpu/test_emrrg_model.cpp's tiny EMRRG (ARM 16 px, patch 8, width 16; Llama hidden 16,
-// 4 heads over 2 kv heads, 3 layers, hybrid at [0, 2]), with the visual prefix.
-EmrrgConfig tiny_config() {
-  EmrrgConfig c;
-  models::VisionMambaConfig& v = c.vision;
-  v.kind = models::VisionMambaKind::Arm;
-  v.image_size = 16;
-  v.patch_size = 8;
-  v.d_model = 16;
-  v.depth = 1;
-  v.d_state = 4;
-  v.expand = 1;
-  v.peft.lora_p_x = true;
-  v.peft.lora_in_proj = true;
-  v.peft.rank = 2;
-  v.peft.scale = 0.5;
-  v.peft.dropout = 0.0;
-  models::LlamaConfig& l = c.llm;
-  l.vocab_size = 32;
-  l.hidden_size = 16;
-  l.intermediate_size = 24;
-  l.num_layers = 3;
-  l.num_heads = 4;
-  l.num_kv_heads = 2;
-  l.head_dim = 4;
-  c.visual_prefix = true;
-  c.hybrid_layers = {0, 2};
-  c.llm_tuning = models::LlmTuning::Hybrid;
-  return c;
-}
-
 // The same random model on every call; the warm-up gates opened so the cross-attention trains.
 std::unique_ptr<Emrrg> make_model() {
-  const EmrrgConfig c = tiny_config();
+  const EmrrgConfig c = tiny_emrrg_config(true, true, false);
   Generator gen(7);
   auto model = std::make_unique<Emrrg>(c, std::make_shared<models::Llama>(c.llm, gen), models::PromptTokens{1, {5, 6}, {7}}, gen);
   for (const auto& h : model->hybrid_layers) fill(h->warm_up_gate, 0.5);
