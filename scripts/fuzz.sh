@@ -2,7 +2,9 @@
 # Builds the libFuzzer targets (tests/fuzz, clang + ASan + UBSan, build folder build-fuzz) and
 # runs each for a fixed time from its committed seed corpus; docs/FUZZING.md.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default 20 s, every target)
-# Environment: FUZZ_JOBS (default 1) parallel fuzzing processes per target, BUILD_DIR.
+# Environment: FUZZ_JOBS (default 1) parallel fuzzing processes per target, BUILD_DIR, FUZZ_SEED
+# (libFuzzer's -seed; unset: a new random seed per run, as a long search wants; CI fixes it so
+# that a run's mutations, and so its verdict, do not change by chance).
 # New inputs go to BUILD_DIR/corpus/<target>, crashes to BUILD_DIR/artifacts/. Exits non-zero
 # when a target finds a crash, a leak, a sanitizer report, a timeout or an out-of-memory.
 set -euo pipefail
@@ -39,6 +41,7 @@ for t in "${targets[@]}"; do
   rm -f "$build/$t"-job-*.log
   parallel=()
   if [ "$jobs" -gt 1 ]; then parallel=(-jobs="$jobs" -workers="$jobs"); fi
+  if [ -n "${FUZZ_SEED:-}" ]; then parallel+=(-seed="$FUZZ_SEED"); fi
   # -timeout: one input taking 10 s is a hang; -rss_limit_mb: 2 GB is an allocation the input
   # asked for.
   "$build/bin/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -70,6 +70,13 @@ TEST(FuzzRegressions, JpegHuffmanTableOfMoreThan256CodesIsRefusedBeforeStb) {
   expect_refused([&] { data::read_image(fill); }, {fill, "Huffman table of 767 codes", "at most 256"});
 }
 
+TEST(FuzzRegressions, JpegScanThatUsesAnUndefinedHuffmanTableIsRefusedBeforeStb) {
+  // A progressive AC scan naming a table no DHT defined: stb 2.27 decoded with the uninitialised
+  // table and read freed heap memory (ASan: heap-use-after-free in stbi__jpeg_huff_decode).
+  const std::string path = regression("fuzz_image", "regress-stb-undefined-huffman-table.jpg");
+  expect_refused([&] { data::read_image(path); }, {path, "uses AC Huffman table", "which no DHT segment before it defines"});
+}
+
 TEST(FuzzRegressions, JpegsWithHuffmanTablesBetweenScansStillDecode) {
   // A progressive JPEG defines tables before each scan: the guard walks past the scans.
   const data::Image image = data::read_image(regression("fuzz_image", "progressive.jpg"));

@@ -19,7 +19,31 @@ void check_jpeg_huffman_tables(const std::string& bytes, const std::string& name
   i += 2;
   // Before the frame header stb skips bytes until the next marker; after it, only inside a scan
   // (entropy-coded data, where FF 00 is a data byte and FF D0..D7 are restart markers).
-  bool frame_seen = false, in_scan = false;
+  bool frame_seen = false, in_scan = false, progressive = false;
+  // defined[0][id]: DC table id, defined[1][id]: AC table id. stb does not clear its tables, so a
+  // scan that uses one no DHT defined decodes with whatever the heap held: symbol indices far
+  // outside the table (ASan: reads of freed memory in stbi__jpeg_huff_decode).
+  bool defined[2][4] = {};
+  // The scan header at byte `sos`: (count, count x (component, DC<<4 | AC), Ss, Se, Ah<<4 | Al).
+  // A baseline scan decodes with both tables of each component; a progressive one with the DC
+  // table only in the first DC scan (Ss = 0, Ah = 0) and with the AC table only when Ss > 0.
+  auto throw_undefined_table = [&](size_t sos, const char* table_class, unsigned id) {
+    throw ImageError("JPEG '" + name + "' has a scan at byte " + std::to_string(sos) + " that uses " + table_class +
+                     " Huffman table " + std::to_string(id) + ", which no DHT segment before it defines");
+  };
+  auto check_scan_tables = [&](size_t sos, bool progressive_frame) {
+    const unsigned components = at(sos + 4);
+    const unsigned spectral_start = at(sos + 5 + 2 * components);
+    const unsigned approximation_high = at(sos + 7 + 2 * components) >> 4;
+    const bool uses_dc = !progressive_frame || (spectral_start == 0 && approximation_high == 0);
+    const bool uses_ac = !progressive_frame || spectral_start > 0;
+    for (unsigned c = 0; c < components; ++c) {
+      const unsigned dc = at(sos + 6 + 2 * c) >> 4, ac = at(sos + 6 + 2 * c) & 15;
+      if (dc > 3 || ac > 3) return;  // stb refuses the scan
+      if (uses_dc && !defined[0][dc]) throw_undefined_table(sos, "DC", dc);
+      if (uses_ac && !defined[1][ac]) throw_undefined_table(sos, "AC", ac);
+    }
+  };
   while (i + 1 < n) {
     if (p[i] != 0xFF) {
       if (!in_scan && frame_seen) return;  // stb wants a marker here and fails
@@ -43,6 +67,9 @@ void check_jpeg_huffman_tables(const std::string& bytes, const std::string& name
       long remaining = static_cast<long>(length) - 2;
       size_t t = i + 4;
       while (remaining > 0) {
+        const unsigned table_class = at(t) >> 4, table_id = at(t) & 15;
+        if (table_class > 1 || table_id > 3) return;  // stb refuses the table
+        defined[table_class][table_id] = true;
         unsigned codes = 0;
         for (size_t k = 1; k <= 16; ++k) codes += at(t + k);
         if (codes > 256)
@@ -54,9 +81,16 @@ void check_jpeg_huffman_tables(const std::string& bytes, const std::string& name
       if (remaining != 0) return;  // stb refuses the segment
       i = t;
     } else {
+      if (marker == 0xDA) {
+        if (!frame_seen) return;  // stb wants the frame header first
+        check_scan_tables(i, progressive);
+      }
       i += 2 + length;
     }
-    frame_seen = frame_seen || marker == 0xC0 || marker == 0xC1 || marker == 0xC2;  // stb's SOF markers
+    if (!frame_seen && (marker == 0xC0 || marker == 0xC1 || marker == 0xC2)) {  // stb's SOF markers
+      frame_seen = true;
+      progressive = marker == 0xC2;
+    }
     in_scan = marker == 0xDA;
   }
 }
