@@ -74,20 +74,35 @@ void EncoderClassifier::save_encoder(const std::string& path) const {
 
 std::string pretrain_encoder(const models::VisionMambaConfig& vision, const PretrainConfig& c,
                              const data::ReportDataset& train_set, int num_workers, uint64_t seed,
-                             const std::string& dir, std::ostream& log) {
+                             const std::string& dir, std::ostream& log, distributed::Communicator* comm) {
   const std::string path = (std::filesystem::path(dir) / "encoder.safetensors").string();
-  if (std::filesystem::exists(path)) {
+  const bool leader = !comm || comm->rank() == 0;
+  // Rank 0's view of the folder decides for all: ranks must not see it at different moments.
+  bool encoder_exists = leader && std::filesystem::exists(path);
+  if (comm) {
+    Tensor flag = to_device(scalar_tensor(encoder_exists ? 1.0 : 0.0), comm->device());
+    comm->broadcast(flag, 0);
+    encoder_exists = flag.item() != 0;
+  }
+  if (encoder_exists) {
     log << "pretrain: using the stage-1 encoder " << path << "\n";
     return path;
   }
   // A stage 1 cut short left checkpoints but no encoder: it starts again.
-  std::filesystem::remove_all(std::filesystem::path(dir) / "checkpoints");
-  std::filesystem::remove(std::filesystem::path(dir) / "log.jsonl");
+  if (leader) {
+    std::filesystem::remove_all(std::filesystem::path(dir) / "checkpoints");
+    std::filesystem::remove(std::filesystem::path(dir) / "log.jsonl");
+  }
+  if (comm) comm->barrier();
   EncoderClassifier model(vision, seed);
   data::LoaderConfig l;
   l.batch_size = c.batch_size;
   l.seed = seed;
   l.num_workers = num_workers;
+  if (comm) {
+    l.rank = comm->rank();
+    l.world_size = comm->world_size();
+  }
   data::DataLoader loader(train_set, l);
   LoaderSource source(loader);
   TrainerOptions o;
@@ -101,12 +116,18 @@ std::string pretrain_encoder(const models::VisionMambaConfig& vision, const Pret
   o.out_dir = dir;
   o.log_every = 10;
   o.tensorboard = false;
+  o.communicator = comm;
   log << "pretrain: the encoder with a " << data::kNumChexpertLabels << "-label head on " << train_set.size()
-      << " training studies, " << c.max_steps << " steps\n";
+      << " training studies, " << c.max_steps << " steps";
+  if (comm) log << ", data parallel over " << comm->world_size() << " ranks";
+  log << "\n";
   Trainer trainer(model, source, o, {}, &log);
   trainer.fit();
-  model.save_encoder(path);
-  log << "pretrain: wrote " << path << "\n";
+  if (leader) {
+    model.save_encoder(path);
+    log << "pretrain: wrote " << path << "\n";
+  }
+  if (comm) comm->barrier();
   return path;
 }
 

@@ -16,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "models/vision_mamba/vision_mamba.h"
+#include "train/distributed/communicator.h"
 #include "train/data/dataset.h"
 #include "train/trainable.h"
 
@@ -58,9 +59,12 @@ class EncoderClassifier : public Trainable {
 
 // Runs stage 1 into `dir` (the Trainer's run folder: log, checkpoint) on `train_set` unless
 // `dir`/encoder.safetensors exists already (a stage 1 cut short starts again); returns that
-// file's path.
+// file's path. With a communicator, stage 1 is data parallel like stage 2 (each rank trains on
+// its shard, `batch_size` studies per rank and step); rank 0 decides whether to run it, clears
+// and writes the folder, and every rank returns once the encoder is written.
 std::string pretrain_encoder(const models::VisionMambaConfig& vision, const PretrainConfig& config,
                              const data::ReportDataset& train_set, int num_workers, uint64_t seed,
-                             const std::string& dir, std::ostream& log);
+                             const std::string& dir, std::ostream& log,
+                             distributed::Communicator* communicator = nullptr);
 
 }  // namespace emrrg::train

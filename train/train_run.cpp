@@ -182,7 +182,8 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
   if (has_pretrain(setup.doc))
     backbone = pretrain_encoder(setup.emrrg->config.vision, read_pretrain_config(setup.doc, setup.source), train_set,
                                 setup.data.num_workers, setup.train.seed,
-                                (std::filesystem::path(setup.train.trainer.out_dir) / "pretrain").string(), log);
+                                (std::filesystem::path(setup.train.trainer.out_dir) / "pretrain").string(), log,
+                                comm.get());
   setup.build_model(backbone);
   data::LoaderConfig shard = setup.loader(true);
   if (comm) {

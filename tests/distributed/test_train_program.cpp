@@ -47,5 +47,32 @@ TEST(TrainProgram, TwoRanksTrainCheckpointAndResume) {
   EXPECT_EQ(train_lines(run + "/log.jsonl"), 6);
 }
 
+// The demo's own config (configs/demo.toml), both stages: the [pretrain] stage 1 is data
+// parallel too, rank 0 writes the encoder once, and stage 2 starts from it on every rank.
+TEST(TrainProgram, TwoRanksTrainTheDemoConfigWithItsPretrainingStage) {
+  ScratchDir dir("mpi_train_demo_config");
+  const std::string annotation = make_phantom(dir / "data", 32), run = dir / "run";
+  const std::string train = std::string(EMRRG_BINARY) + " train --config " + EMRRG_SOURCE_DIR + "/configs/demo.toml" +
+                            " --set data.annotation=" + annotation + " --set pretrain.max_steps=3" +
+                            " --set pretrain.batch_size=4 --set train.batch_size=4 --set train.val_every=4" +
+                            " --set generate.beams=1 --set generate.min_new_tokens=1 --set generate.max_new_tokens=6";
+  JobResult r = run_job(mpirun2() + train + " --set train.max_steps=4 --out " + run);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("3 steps, data parallel over 2 ranks"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("pretrain: wrote " + run + "/pretrain/encoder.safetensors"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("train: EMRRG"), std::string::npos) << r.output;
+  EXPECT_EQ(train_lines(run + "/pretrain/log.jsonl"), 3);
+  EXPECT_EQ(train_lines(run + "/log.jsonl"), 4);
+  const nlohmann::json state = nlohmann::json::parse(train::read_file(run + "/checkpoints/step_00000004/trainer_state.json"));
+  EXPECT_EQ(state["world_size"], 2);
+
+  // The resumed job reuses the encoder on both ranks and continues stage 2.
+  r = run_job(mpirun2() + train + " --set train.max_steps=6 --resume " + run);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("pretrain: using the stage-1 encoder"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("pretrain: the encoder"), std::string::npos) << r.output;
+  EXPECT_EQ(train_lines(run + "/log.jsonl"), 6);
+}
+
 }  // namespace
 }  // namespace emrrg::testing
