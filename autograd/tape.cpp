@@ -77,7 +77,23 @@ void record(const char* op_name, const std::vector<Tensor>& inputs, const std::v
   tape.push_back(std::move(node));
 }
 
-void backward(const Tensor& root, const Tensor& grad_output) {
+namespace {
+
+// Adds the gradient `g` routed to a leaf into its .grad.
+void write_leaf_grad(TensorImpl& impl, const Tensor& g) {
+  if (!impl.grad) {
+    // A fresh contiguous copy: the gradient must not alias anything a backward returned.
+    Tensor owned = empty(g.shape(), impl.dtype, g.device());
+    copy_into(owned, g);
+    impl.grad = owned.impl_ptr();
+  } else {
+    add_into(Tensor(impl.grad), g);
+  }
+}
+
+}  // namespace
+
+void backward(const Tensor& root, const Tensor& grad_output, const GradientReadyHook& on_ready) {
   if (!root.requires_grad())
     throw std::invalid_argument("backward: the tensor does not require grad (no input of its graph requires grad)");
   Tensor seed = grad_output;
@@ -93,9 +109,28 @@ void backward(const Tensor& root, const Tensor& grad_output) {
   NoGradGuard no_grad;
   std::unordered_map<uint64_t, Tensor> grads;
   grads.emplace(root.id(), seed);
-  std::unordered_map<uint64_t, std::shared_ptr<TensorImpl>> leaves;
-  if (root.is_leaf()) leaves.emplace(root.id(), root.impl_ptr());
+  // The leaves whose last use is node k (the lowest tape index that takes them) are final once
+  // node k is done: finished_after[k].
+  std::vector<std::vector<std::shared_ptr<TensorImpl>>> finished_after(tape.size());
+  {
+    std::unordered_map<uint64_t, size_t> last_use;
+    for (size_t k = 0; k < tape.size(); ++k)
+      for (size_t i = 0; i < tape[k].input_ids.size(); ++i)
+        if (tape[k].leaf_inputs[i] && last_use.emplace(tape[k].input_ids[i], k).second)
+          finished_after[k].push_back(tape[k].leaf_inputs[i]);
+  }
+  const auto finish_leaves = [&](size_t k) {
+    for (const std::shared_ptr<TensorImpl>& impl : finished_after[k]) {
+      auto it = grads.find(impl->id);
+      if (it != grads.end()) {
+        write_leaf_grad(*impl, it->second);
+        grads.erase(it);
+      }
+      if (on_ready) on_ready(Tensor(impl));
+    }
+  };
   while (!tape.empty()) {
+    const size_t k = tape.size() - 1;
     Node node = std::move(tape.back());
     tape.pop_back();
     std::vector<Tensor> gouts;
@@ -110,7 +145,10 @@ void backward(const Tensor& root, const Tensor& grad_output) {
         gouts.push_back(zeros(node.output_shapes[i], node.output_dtypes[i], node.output_devices[i]));
       }
     }
-    if (!any) continue;
+    if (!any) {
+      finish_leaves(k);
+      continue;
+    }
     std::vector<Tensor> gins;
     {
       const profiler::Range range(node.name, "backward");
@@ -125,21 +163,13 @@ void backward(const Tensor& root, const Tensor& grad_output) {
         throw std::logic_error(std::string("backward of ") + node.name + ": gradient " + shape_str(gins[i].shape()) +
                                " for input " + std::to_string(i) + " of shape " + shape_str(node.input_shapes[i]));
       accumulate(grads, node.input_ids[i], gins[i]);
-      if (node.leaf_inputs[i]) leaves.emplace(node.input_ids[i], node.leaf_inputs[i]);
     }
+    finish_leaves(k);
   }
-  for (auto& [id, impl] : leaves) {
-    auto it = grads.find(id);
-    if (it == grads.end()) continue;
-    const Tensor& g = it->second;
-    if (!impl->grad) {
-      // A fresh contiguous copy: the gradient must not alias anything a backward returned.
-      Tensor owned = empty(g.shape(), Tensor(impl).dtype(), g.device());
-      copy_into(owned, g);
-      impl->grad = owned.impl_ptr();
-    } else {
-      add_into(Tensor(impl->grad), g);
-    }
+  // A leaf root that no node used: its gradient is the seed.
+  if (root.is_leaf() && grads.count(root.id())) {
+    write_leaf_grad(*root.impl(), grads.at(root.id()));
+    if (on_ready) on_ready(root);
   }
 }
 

@@ -40,8 +40,14 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 void record(const char* op_name, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
             BackwardFn backward);
 
-// Back-propagates from `root`. With no grad_output, root must have one element and gets 1.
-void backward(const Tensor& root, const Tensor& grad_output = Tensor());
+// Told of each leaf that requires grad once no node left on the tape can add to its .grad, while
+// the backward goes on: data parallelism starts reducing those gradients then (llm.c's overlap).
+using GradientReadyHook = std::function<void(const Tensor& leaf)>;
+
+// Back-propagates from `root`. With no grad_output, root must have one element and gets 1. Each
+// leaf's .grad is written as soon as the last node that uses it is done, and `on_ready` (when
+// given) is called for it then, whether or not the leaf received a gradient in this pass.
+void backward(const Tensor& root, const Tensor& grad_output = Tensor(), const GradientReadyHook& on_ready = {});
 
 size_t tape_size();
 // Drops every recorded node (e.g. after a forward pass whose result is not differentiated).

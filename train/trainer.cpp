@@ -359,8 +359,11 @@ bool Trainer::step() {
                                  std::to_string(state_.step + 1) + " (epoch " + std::to_string(state_.epoch + 1) +
                                  ", batch " + std::to_string(data_.position()) + ", first study '" +
                                  (batch.ids.empty() ? std::string() : batch.ids[0]) + "')");
-      // Each micro-batch contributes 1/want of the step's gradient.
-      autograd::backward(mul(loss, 1.0 / static_cast<double>(want)));
+      // Each micro-batch contributes 1/want of the step's gradient. In the last one, each
+      // bucket of gradients starts its all-reduce as soon as the backward has finished it.
+      autograd::GradientReadyHook ready;
+      if (buckets_ && micro + 1 == want) ready = [this](const Tensor& leaf) { buckets_->gradient_ready(leaf); };
+      autograd::backward(mul(loss, 1.0 / static_cast<double>(want)), Tensor(), ready);
       loss_sum += value;
       const auto [t, i] = batch_tokens_images(batch);
       tokens += t;

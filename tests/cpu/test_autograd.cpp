@@ -34,6 +34,33 @@ TEST(Autograd, ReusedTensorGetsTheSumOfGradients) {
   }
 }
 
+// The ready hook (data parallelism's overlap): each leaf is reported once, as soon as its .grad
+// is final, while the nodes before its first use are still to run, with the gradient a
+// backward without the hook gives.
+TEST(Autograd, ReadyHookReportsEachLeafOnceItsGradientIsFinal) {
+  Tensor a = from_vector<double>({0.5, -1.0}, {2}), b = from_vector<double>({2.0, 0.25}, {2});
+  Tensor unused = from_vector<double>({1.0}, {1});
+  for (Tensor* t : {&a, &b, &unused}) t->set_requires_grad();
+  // Tape: exp(b), then (.) * a, then sum: a's only use is after b's.
+  const auto forward = [&] { return sum(mul(exp(b), a)); };
+  autograd::backward(forward());
+  const std::vector<double> want_a = a.grad().to_vector<double>(), want_b = b.grad().to_vector<double>();
+  a.impl()->grad.reset();
+  b.impl()->grad.reset();
+
+  std::vector<uint64_t> reported;
+  std::vector<size_t> nodes_left;
+  autograd::backward(forward(), Tensor(), [&](const Tensor& leaf) {
+    reported.push_back(leaf.id());
+    nodes_left.push_back(autograd::tape_size());
+    ASSERT_TRUE(leaf.grad().defined());
+    EXPECT_EQ(leaf.grad().to_vector<double>(), leaf.id() == a.id() ? want_a : want_b);
+  });
+  EXPECT_EQ(reported, (std::vector<uint64_t>{a.id(), b.id()}));
+  EXPECT_EQ(nodes_left, (std::vector<size_t>{1, 0}));  // a while exp(b) is still on the tape
+  EXPECT_FALSE(unused.grad().defined());
+}
+
 TEST(Autograd, NoGradRecordsNothing) {
   Tensor x = testing::leaf64({4}, 1);
   {

@@ -8,8 +8,11 @@
 
 #include <filesystem>
 
+#include "autograd/tape.h"
+#include "ops/ops.h"
 #include "train/distributed/config_agreement.h"
 #include "train/distributed/file_rendezvous.h"
+#include "train/distributed/gradient_buckets.h"
 
 namespace emrrg::testing {
 namespace {
@@ -98,6 +101,45 @@ TEST(FileRendezvous, RankZerosIdReachesEveryRankAndAStaleFileIsRefused) {
     std::filesystem::remove(path);
   }
   g_comm->barrier();
+}
+
+// A chain of three weights, one bucket each (4-byte buckets): the backward finishes w3's
+// gradient first, so its bucket's all-reduce starts while w2's and w1's are still being
+// computed; average() then gives every rank the mean of the ranks' gradients.
+TEST(GradientBuckets, AllReducesStartDuringTheBackwardAndAverageOverRanks) {
+  const double scale = g_comm->rank() + 1.0;  // rank r's gradients are (r + 1) times rank 0's
+  std::vector<Tensor> w;
+  for (int i = 0; i < 3; ++i) {
+    w.push_back(from_vector<float>({0.5f + 0.25f * static_cast<float>(i), -1.0f}, {2}));
+    w.back().set_requires_grad();
+  }
+  train::distributed::GradientBuckets buckets(*g_comm, w, 4);
+  ASSERT_EQ(buckets.bucket_count(), 3u);
+  std::vector<size_t> started_when_ready;  // buckets started, after each ready gradient
+  Tensor h = from_vector<float>({1.0f, 2.0f}, {2});
+  for (const Tensor& wi : w) h = tanh(mul(h, wi));
+  autograd::backward(mul(sum(h), scale), Tensor(), [&](const Tensor& leaf) {
+    buckets.gradient_ready(leaf);
+    started_when_ready.push_back(buckets.started_during_backward());
+  });
+  // w3 is ready first and its bucket starts at once; w1's last.
+  EXPECT_EQ(started_when_ready, (std::vector<size_t>{1, 2, 3}));
+  std::vector<std::vector<float>> unscaled;
+  for (const Tensor& wi : w) {
+    std::vector<float> g = wi.grad().to_vector<float>();
+    for (float& x : g) x = static_cast<float>(x / scale);
+    unscaled.push_back(g);
+  }
+  buckets.average();
+  double mean_scale = 0;
+  for (int r = 0; r < g_comm->world_size(); ++r) mean_scale += (r + 1.0) / g_comm->world_size();
+  for (size_t i = 0; i < w.size(); ++i) {
+    const std::vector<float> got = w[i].grad().to_vector<float>();
+    for (size_t j = 0; j < got.size(); ++j) EXPECT_NEAR(got[j], unscaled[i][j] * mean_scale, 1e-6) << "w" << i + 1 << "[" << j << "]";
+  }
+  // The next step's backward starts afresh: all buckets start during it again.
+  buckets.average();
+  EXPECT_EQ(buckets.started_during_backward(), 3u);
 }
 
 }  // namespace

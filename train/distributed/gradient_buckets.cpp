@@ -1,5 +1,6 @@
 #include "train/distributed/gradient_buckets.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "train/distributed/pending_collective.h"
@@ -16,7 +17,8 @@ Tensor flat(const Tensor& t) { return make_view(t, {t.numel()}, {1}, t.offset())
 }  // namespace
 
 GradientBuckets::GradientBuckets(Communicator& comm, const std::vector<Tensor>& params, size_t bucket_bytes)
-    : comm_(comm), params_(params) {
+    : comm_(comm), params_(params), bucket_of_(params.size()), param_ready_(params.size(), false) {
+  for (size_t k = 0; k < params_.size(); ++k) param_index_.emplace(params_[k].impl(), k);
   std::vector<size_t> current;
   size_t bytes = 0;
   const auto close = [&] {
@@ -24,7 +26,8 @@ GradientBuckets::GradientBuckets(Communicator& comm, const std::vector<Tensor>& 
     int64_t n = 0;
     for (size_t k : current) n += params_[k].numel();
     const Tensor& first = params_[current.front()];
-    buckets_.push_back({current, zeros({n}, first.dtype(), first.device())});
+    for (size_t k : current) bucket_of_[k] = buckets_.size();
+    buckets_.push_back({current, zeros({n}, first.dtype(), first.device()), 0, nullptr});
     current.clear();
     bytes = 0;
   };
@@ -38,30 +41,46 @@ GradientBuckets::GradientBuckets(Communicator& comm, const std::vector<Tensor>& 
   close();
 }
 
+void GradientBuckets::start(Bucket& b) {
+  int64_t offset = 0;
+  for (size_t k : b.params) {
+    const Tensor& p = params_[k];
+    const Tensor slot = flat_slice(b.buffer, offset, p.numel());
+    if (p.grad().defined()) copy_into(slot, flat(to_contiguous(p.grad())));
+    else fill(slot, 0.0);
+    offset += p.numel();
+  }
+  b.pending = comm_.all_reduce_async(b.buffer, ReduceOp::Mean);
+}
+
+void GradientBuckets::gradient_ready(const Tensor& leaf) {
+  const auto it = param_index_.find(leaf.impl());
+  if (it == param_index_.end() || param_ready_[it->second]) return;
+  param_ready_[it->second] = true;
+  ++buckets_[bucket_of_[it->second]].ready;
+  while (next_to_start_ < buckets_.size() && buckets_[next_to_start_].ready == buckets_[next_to_start_].params.size()) {
+    start(buckets_[next_to_start_++]);
+    ++started_during_backward_;
+  }
+}
+
 void GradientBuckets::average() {
-  std::vector<std::unique_ptr<PendingCollective>> pending;
+  for (; next_to_start_ < buckets_.size(); ++next_to_start_) start(buckets_[next_to_start_]);
   for (Bucket& b : buckets_) {
+    b.pending->wait();
+    b.pending.reset();
     int64_t offset = 0;
     for (size_t k : b.params) {
       const Tensor& p = params_[k];
-      const Tensor slot = flat_slice(b.buffer, offset, p.numel());
-      if (p.grad().defined()) copy_into(slot, flat(to_contiguous(p.grad())));
-      else fill(slot, 0.0);
-      offset += p.numel();
-    }
-    pending.push_back(comm_.all_reduce_async(b.buffer, ReduceOp::Mean));
-  }
-  for (size_t i = 0; i < buckets_.size(); ++i) {
-    pending[i]->wait();
-    int64_t offset = 0;
-    for (size_t k : buckets_[i].params) {
-      const Tensor& p = params_[k];
-      const Tensor mean = make_view(buckets_[i].buffer, p.shape(), contiguous_strides(p.shape()), buckets_[i].buffer.offset() + offset);
+      const Tensor mean = make_view(b.buffer, p.shape(), contiguous_strides(p.shape()), b.buffer.offset() + offset);
       if (p.grad().defined() && p.grad().is_contiguous()) copy_into(p.grad(), mean);
       else Tensor(p).set_grad(to_contiguous(mean));
       offset += p.numel();
     }
+    b.ready = 0;
   }
+  std::fill(param_ready_.begin(), param_ready_.end(), false);
+  next_to_start_ = 0;
 }
 
 }  // namespace emrrg::train::distributed
