@@ -31,7 +31,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-constexpr int kSteps = 30;  // the 20 kills take 10 to 18 of them (10 seeds)
+constexpr int kSteps = 30;  // the 20 kills take 6 to 20 of them (40 seeds)
 constexpr int kValEvery = 7;
 constexpr int kKills = 20;
 
