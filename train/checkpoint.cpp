@@ -59,12 +59,16 @@ std::map<std::string, Tensor> read_tensors(const std::string& path) {
 
 }  // namespace
 
+std::string checkpoint_dir(const std::string& checkpoints_dir, int64_t step) {
+  return (fs::path(checkpoints_dir) / step_name(step)).string();
+}
+
 std::string save_checkpoint(const std::string& checkpoints_dir, const TrainerState& state,
                             const std::map<std::string, Tensor>& weights,
                             const std::map<std::string, Tensor>& optimizer) {
   fs::create_directories(checkpoints_dir);
   const std::string name = step_name(state.step);
-  const fs::path final_dir = fs::path(checkpoints_dir) / name;
+  const fs::path final_dir = checkpoint_dir(checkpoints_dir, state.step);
   const fs::path tmp_dir = fs::path(checkpoints_dir) / (kTempPrefix + name + "." + std::to_string(getpid()));
   fs::remove_all(tmp_dir);
   fs::create_directory(tmp_dir);

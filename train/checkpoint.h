@@ -46,6 +46,8 @@ struct Checkpoint {
 std::string save_checkpoint(const std::string& checkpoints_dir, const TrainerState& state,
                             const std::map<std::string, Tensor>& weights,
                             const std::map<std::string, Tensor>& optimizer);
+// The directory step_<step> under `checkpoints_dir` that save_checkpoint writes.
+std::string checkpoint_dir(const std::string& checkpoints_dir, int64_t step);
 // Reads and verifies one checkpoint directory; throws std::runtime_error naming the directory,
 // the file and what is wrong.
 Checkpoint load_checkpoint(const std::string& dir);

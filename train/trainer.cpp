@@ -33,6 +33,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr const char* kJsonl = "log.jsonl";
+constexpr const char* kBestJson = "best.json";
 
 double peak_rss_mb() {
   rusage usage{};
@@ -212,6 +213,12 @@ bool Trainer::resume(const std::string& run_dir) {
     found = true;
     break;
   }
+  // best.json follows the checkpoint too: a kill between a new best's checkpoint and best.json
+  // leaves it missing or naming the previous best.
+  if (main_rank()) {
+    if (state_.best_step >= 0) write_best_json();
+    else fs::remove(fs::path(run_dir) / kBestJson);
+  }
   // The log keeps what the checkpoint covers (nothing without one); the steps after it are
   // redone and logged again.
   const std::string jsonl = (fs::path(run_dir) / kJsonl).string();
@@ -226,6 +233,15 @@ bool Trainer::resume(const std::string& run_dir) {
     write_file_atomic(jsonl, kept);
   }
   return found;
+}
+
+void Trainer::write_best_json() const {
+  if (!main_rank()) return;
+  const nlohmann::json best = {{"step", state_.best_step},
+                               {"score", state_.best_score},
+                               {"checkpoint", checkpoint_dir(checkpoints_dir(), state_.best_step)},
+                               {"formula", options_.best_formula}};
+  write_file_atomic((fs::path(options_.out_dir) / kBestJson).string(), best.dump(2) + "\n");
 }
 
 void Trainer::restore(const Checkpoint& ck) {
@@ -491,14 +507,8 @@ void Trainer::validate_and_checkpoint(bool epoch_ended, int64_t step_epoch) {
   const bool periodic =
       options_.checkpoint_every > 0 ? step % options_.checkpoint_every == 0 : (val_due || (!validator_ && epoch_ended));
   if (periodic || new_best || last) {
-    const std::string dir = save_checkpoint_now();
-    if (new_best && main_rank()) {
-      const nlohmann::json best = {{"step", state_.best_step},
-                                   {"score", state_.best_score},
-                                   {"checkpoint", dir},
-                                   {"formula", options_.best_formula}};
-      write_file_atomic((fs::path(options_.out_dir) / "best.json").string(), best.dump(2) + "\n");
-    }
+    save_checkpoint_now();
+    if (new_best) write_best_json();
   }
 }
 

@@ -107,6 +107,8 @@ class Trainer {
   void log_step(const StepRecord& rec, int64_t micro, double tokens, double images, double step_seconds);
   void validate_and_checkpoint(bool epoch_ended, int64_t step_epoch);
   void restore(const Checkpoint& ck);
+  // Writes best.json naming the best step, its score and its checkpoint (main rank only).
+  void write_best_json() const;
   bool main_rank() const;
   int world_size() const;
   // Data parallel: the gradients averaged over the ranks, the step's loss sum and token and

@@ -22,13 +22,8 @@ int train_lines(const std::string& jsonl) {
 
 TEST(TrainProgram, TwoRanksTrainCheckpointAndResume) {
   ScratchDir dir("mpi_train_program");
-  const std::string config = dir / "run.toml";
-  std::ofstream(config) << "[data]\nannotation = \"" << make_phantom(dir / "data", 16) << "\"\ndataset = \"demo\"\n"
-                        << "max_length = 32\nnum_workers = 1\n"
-                        << "[train]\nbatch_size = 4\nepochs = 0\nmax_steps = 4\nlr = 1e-2\ncheckpoint_every = 2\nlog_every = 1\n"
-                        << "[generate]\nbeams = 1\nmax_new_tokens = 4\n"
-                        << "[report_lm]\ntokenizer = \"" << EMRRG_FIXTURES_DIR << "/tokenizers/tok512.model\"\n"
-                        << "hidden_size = 16\nintermediate_size = 32\nlayers = 1\nheads = 2\nkv_heads = 2\n";
+  const std::string config =
+      write_report_lm_config(dir, "max_steps = 4\nlr = 1e-2\ncheckpoint_every = 2\n", 4);
   const std::string run = dir / "run", train = std::string(EMRRG_BINARY) + " train --config " + config;
   JobResult r = run_job(mpirun2() + train + " --out " + run + " --zero 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;

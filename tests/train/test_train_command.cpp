@@ -18,17 +18,10 @@ namespace {
 using testing::ScratchDir;
 
 std::string write_run_config(const ScratchDir& dir) {
-  const std::string annotation = testing::make_phantom(dir / "data", 16);
-  const std::string path = dir / "run.toml";
-  std::ofstream(path) << "[data]\nannotation = \"" << annotation
-                      << "\"\ndataset = \"demo\"\nmax_length = 32\nnum_workers = 1\n"
-                      << "[train]\nbatch_size = 4\nepochs = 0\nmax_steps = 6\nlr = 1e-2\nlr_min = 1e-3\nval_every = 3\n"
-                      << "checkpoint_every = 2\nout_dir = \"" << dir / "out"
-                      << "\"\nlog_every = 1\n"
-                      << "[generate]\nbeams = 1\nmax_new_tokens = 6\n"
-                      << "[report_lm]\ntokenizer = \"" << EMRRG_FIXTURES_DIR << "/tokenizers/tok512.model\"\n"
-                      << "hidden_size = 16\nintermediate_size = 32\nlayers = 1\nheads = 2\nkv_heads = 2\n";
-  return path;
+  return testing::write_report_lm_config(dir,
+                                         "max_steps = 6\nlr = 1e-2\nlr_min = 1e-3\nval_every = 3\ncheckpoint_every = 2\n"
+                                         "out_dir = \"" + dir / "out" + "\"\n",
+                                         6);
 }
 
 // Runs the program; returns its exit status, stdout and stderr in `output`.

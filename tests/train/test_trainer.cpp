@@ -339,6 +339,15 @@ TEST(Trainer, ValidationKeepsTheBestCheckpointByTheFormula) {
   EXPECT_NE(log.str().find("bleu_4"), std::string::npos);
   EXPECT_NE(log.str().find("eta"), std::string::npos);
   EXPECT_NE(log.str().find("tok/s"), std::string::npos);
+  // A resume rewrites best.json from its checkpoint's state: a kill after the best checkpoint
+  // was renamed into place and before best.json was written leaves none (or the previous best's).
+  for (const char* left : {"", "{\"step\": 4}"}) {
+    std::filesystem::remove(dir / "best.json");
+    if (*left) std::ofstream(dir / "best.json") << left;
+    train::Trainer again(m, data, o, val, nullptr);
+    ASSERT_TRUE(again.resume(dir.path));
+    EXPECT_EQ(nlohmann::json::parse(train::read_file(dir / "best.json")), best) << left;
+  }
 }
 
 // Files may not grow past `bytes` while it lives (a full disk, as EFBIG instead of ENOSPC).

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -51,6 +52,22 @@ inline std::string make_phantom(const std::string& dir, int size = 32) {
   data::make_demo_data(c);
   return dir + "/annotation.json";
 }
+
+#ifdef EMRRG_FIXTURES_DIR  // the GoogleTest programs (emrrg_add_test), not the programs they start
+// A tiny report_lm run (1 layer, hidden size 16, the 512-token fixture tokenizer) on a phantom
+// data set of 30 studies at 16 px made under `dir`: writes dir/run.toml, whose [train] table
+// holds `train_keys` (TOML lines) after batch_size = 4, epochs = 0 and log_every = 1, and
+// returns its path.
+inline std::string write_report_lm_config(const ScratchDir& dir, const std::string& train_keys, int max_new_tokens) {
+  const std::string annotation = make_phantom(dir / "data", 16), path = dir / "run.toml";
+  std::ofstream(path) << "[data]\nannotation = \"" << annotation << "\"\ndataset = \"demo\"\nmax_length = 32\nnum_workers = 1\n"
+                      << "[train]\nbatch_size = 4\nepochs = 0\nlog_every = 1\n"
+                      << train_keys << "[generate]\nbeams = 1\nmax_new_tokens = " << max_new_tokens << "\n"
+                      << "[report_lm]\ntokenizer = \"" << EMRRG_FIXTURES_DIR << "/tokenizers/tok512.model\"\n"
+                      << "hidden_size = 16\nintermediate_size = 32\nlayers = 1\nheads = 2\nkv_heads = 2\n";
+  return path;
+}
+#endif
 
 class SpiralMlp : public train::Trainable {
  public:
