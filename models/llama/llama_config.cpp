@@ -53,6 +53,12 @@ double get_number_or(const json& j, const std::string& path, const char* key, do
   return j[key].get<double>();
 }
 
+std::string get_string_or(const json& j, const std::string& path, const char* key, const std::string& fallback) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_string()) config_error(path, std::string("field '") + key + "' is not a string: " + j[key].dump());
+  return j[key].get<std::string>();
+}
+
 bool get_bool_or(const json& j, const std::string& path, const char* key, bool fallback) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   if (!j[key].is_boolean()) config_error(path, std::string("field '") + key + "' is not a boolean: " + j[key].dump());
@@ -78,7 +84,7 @@ LlamaConfig parse_hf_llama_config(const std::string& path) {
   const bool qwen = arch == "Qwen2ForCausalLM";
   if (arch != "LlamaForCausalLM" && !qwen)
     config_error(path, "architectures[0] is '" + arch + "'; LlamaForCausalLM or Qwen2ForCausalLM is supported");
-  if (j.value("hidden_act", std::string("silu")) != "silu")
+  if (get_string_or(j, path, "hidden_act", "silu") != "silu")
     config_error(path, "hidden_act '" + j["hidden_act"].dump() + "' is not silu");
   if (get_bool_or(j, path, "use_sliding_window", false)) config_error(path, "use_sliding_window is not supported");
 
@@ -97,7 +103,7 @@ LlamaConfig parse_hf_llama_config(const std::string& path) {
     if (!j.contains(key) || j[key].is_null()) continue;
     const json& rope = j[key];
     if (!rope.is_object()) config_error(path, std::string("field '") + key + "' is not an object");
-    const std::string type = rope.value("rope_type", rope.value("type", std::string("default")));
+    const std::string type = get_string_or(rope, path, "rope_type", get_string_or(rope, path, "type", "default"));
     if (type != "default") config_error(path, std::string(key) + ".rope_type '" + type + "' is not supported");
     c.rope_theta = get_number_or(rope, path, "rope_theta", c.rope_theta);
   }

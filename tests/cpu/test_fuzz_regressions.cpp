@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "models/llama/llama_config.h"
 #include "models/llama/llama_loader.h"
 #include "train/data/annotation.h"
 #include "train/data/bpe_tokenizer.h"
@@ -56,6 +57,13 @@ TEST(FuzzRegressions, JsonNumberTooLargeIsAnErrorNamingTheFile) {
                  {annotation, "not valid JSON", "number overflow"});
   const std::string tokenizer = regression("fuzz_tokenizer_json", "regress-number-overflow.json");
   expect_refused([&] { data::BpeTokenizer tok(tokenizer); }, {tokenizer, "not valid JSON", "number overflow"});
+}
+
+TEST(FuzzRegressions, ConfigFieldOfTheWrongTypeIsAnErrorNamingTheFileAndField) {
+  // "hidden_act": 2: nlohmann::json's type_error escaped without the file's name (found by a
+  // 5-minute fuzz_hf_config run).
+  const std::string path = regression("fuzz_hf_config", "regress-hidden-act-number.json");
+  expect_refused([&] { models::parse_hf_llama_config(path); }, {path, "field 'hidden_act' is not a string: 2"});
 }
 
 TEST(FuzzRegressions, JpegHuffmanTableOfMoreThan256CodesIsRefusedBeforeStb) {
