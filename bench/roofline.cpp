@@ -1,5 +1,7 @@
 // The kernel roofline table: every CUDA kernel of the project (each entry of DeviceKernels, the
-// runtime's copy, accumulate and fill, cuBLAS GEMM) at two representative sizes, with its device time,
+// runtime's copy, accumulate and fill, cuBLAS GEMM; the SIMT and tensor-core variants of attention,
+// gated cross-attention and the LoRA-fused linear; docs/KERNELS.md lists which row runs which
+// __global__ kernel) at two or three representative sizes, with its device time,
 // achieved GB/s and TFLOP/s, and the percentage of the ceiling that bounds it: the measured copy
 // bandwidth for kernels below the ridge point (FLOPs per byte of the two ceilings), the measured
 // cuBLAS bf16 GEMM rate above it. Both ceilings are measured at start. Bytes and FLOPs are the
@@ -82,6 +84,13 @@ void add_elementwise(std::vector<CaseFactory>& out) {
       return Case{"unary exp", dims({n}, DType::Float32), 2 * op_cost::bytes(*x), double(n),
                   f ? std::function<void()>([f, x] { f(UnaryOp::Exp, *x, 0, 0); }) : nullptr};
     });
+    // float32 contiguous takes the float4 kernel (exp above), any other input the strided one.
+    out.push_back([n] {
+      auto f = entry(&DeviceKernels::unary);
+      auto x = std::make_shared<Tensor>(rand_on_gpu({n}, DType::BFloat16, 7));
+      return Case{"unary silu", dims({n}, DType::BFloat16), 2 * op_cost::bytes(*x), 4.0 * double(n),
+                  f ? std::function<void()>([f, x] { f(UnaryOp::Silu, *x, 0, 0); }) : nullptr};
+    });
     out.push_back([n] {
       auto f = entry(&DeviceKernels::unary_backward);
       auto x = std::make_shared<Tensor>(rand_on_gpu({n}, DType::BFloat16, 2));
@@ -138,8 +147,9 @@ void add_elementwise(std::vector<CaseFactory>& out) {
 }
 
 void add_rows(std::vector<CaseFactory>& out) {
-  const std::vector<std::pair<Shape, DType>> row_sizes = {{{4096, 4096}, DType::Float32},
-                                                          {{4096, 32000}, DType::BFloat16}};
+  // Rows of up to 1024 elements take a warp each (the kernels' kWarp variants), longer rows a block.
+  const std::vector<std::pair<Shape, DType>> row_sizes = {
+      {{4096, 4096}, DType::Float32}, {{4096, 32000}, DType::BFloat16}, {{32768, 1024}, DType::BFloat16}};
   for (const auto& [shape, dtype] : row_sizes) {
     out.push_back([shape, dtype] {
       auto f = entry(&DeviceKernels::softmax_rows);
@@ -263,26 +273,36 @@ void add_indexing(std::vector<CaseFactory>& out) {
 }
 
 void add_llama_and_mamba(std::vector<CaseFactory>& out) {
-  // {batch, heads, Lq, Lk}: prefill at two lengths (32 heads of 128, causal), and decoding.
-  const std::vector<std::array<int64_t, 4>> attn = {{8, 32, 1024, 1024}, {2, 32, 4096, 4096}, {8, 32, 1, 4096}};
-  for (const auto& s : attn) {
+  // {batch, heads, Lq, Lk}: prefill at two lengths (32 heads of 128, causal) and decoding (the
+  // split-K decode kernels) in bf16, on the tensor cores; float32 runs the SIMT kernels (as any
+  // head dim other than 64 and 128 does).
+  struct AttentionSize {
+    std::array<int64_t, 4> s;
+    DType dtype;
+  };
+  const std::vector<AttentionSize> attn = {{{8, 32, 1024, 1024}, DType::BFloat16},
+                                           {{2, 32, 4096, 4096}, DType::BFloat16},
+                                           {{8, 32, 1, 4096}, DType::BFloat16},
+                                           {{2, 32, 1024, 1024}, DType::Float32}};
+  for (const auto& [s, dtype] : attn) {
     char size_text[96];
-    std::snprintf(size_text, sizeof size_text, "b%lld h%lld %lldx%lld d128 causal bf16", static_cast<long long>(s[0]),
-                  static_cast<long long>(s[1]), static_cast<long long>(s[2]), static_cast<long long>(s[3]));
+    std::snprintf(size_text, sizeof size_text, "b%lld h%lld %lldx%lld d128 causal %s", static_cast<long long>(s[0]),
+                  static_cast<long long>(s[1]), static_cast<long long>(s[2]), static_cast<long long>(s[3]),
+                  dtype == DType::BFloat16 ? "bf16" : "f32");
     const std::string size = size_text;
-    out.push_back([s, size] {
+    out.push_back([s, dtype, size] {
       auto f = entry(&DeviceKernels::attention_forward);
-      auto q = std::make_shared<Tensor>(rand_on_gpu({s[0], s[1], s[2], 128}, DType::BFloat16, 60));
-      auto k = std::make_shared<Tensor>(rand_on_gpu({s[0], s[1], s[3], 128}, DType::BFloat16, 61));
+      auto q = std::make_shared<Tensor>(rand_on_gpu({s[0], s[1], s[2], 128}, dtype, 60));
+      auto k = std::make_shared<Tensor>(rand_on_gpu({s[0], s[1], s[3], 128}, dtype, 61));
       const profiler::Cost c = op_cost::attention(*q, *k, *k, true);
       return Case{"attention", size, c.bytes, c.flops,
                   f ? std::function<void()>([f, q, k] { f(*q, *k, *k, true, Tensor(), kScale); }) : nullptr};
     });
     if (s[2] == 1) continue;  // no backward while decoding
-    out.push_back([s, size] {
+    out.push_back([s, dtype, size] {
       auto fwd = entry(&DeviceKernels::attention_forward);
       auto f = entry(&DeviceKernels::attention_backward);
-      auto q = std::make_shared<Tensor>(rand_on_gpu({s[0], s[1], s[2], 128}, DType::BFloat16, 62));
+      auto q = std::make_shared<Tensor>(rand_on_gpu({s[0], s[1], s[2], 128}, dtype, 62));
       auto saved = std::make_shared<std::vector<Tensor>>();
       if (fwd && f) *saved = fwd(*q, *q, *q, true, Tensor(), kScale);
       const profiler::Cost c = op_cost::attention(*q, *q, *q, true);
@@ -385,6 +405,116 @@ void add_llama_and_mamba(std::vector<CaseFactory>& out) {
   }
 }
 
+void add_emrrg(std::vector<CaseFactory>& out) {
+  // The hybrid layers' gated cross-attention at the paper's shapes: 18 studies, 32 heads of 128
+  // (Llama-2-7B), 300 text tokens over 197 visual tokens, non-causal; bf16 on the tensor cores,
+  // float32 on the SIMT kernels. Bytes and FLOPs: attention's, plus self_out read, cross written
+  // and the gates; the backward counts 2.5 times the forward, as attention_backward does.
+  const int64_t b = 18, h = 32, Lt = 300, Lv = 197;
+  for (DType dtype : {DType::BFloat16, DType::Float32}) {
+    const std::string size = dtype == DType::BFloat16 ? "b18 h32 300x197 d128 bf16" : "b18 h32 300x197 d128 f32";
+    auto inputs = [=] {
+      auto in = std::make_shared<std::vector<Tensor>>();
+      in->push_back(rand_on_gpu({b, h, Lt, 128}, dtype, 110));    // q
+      in->push_back(rand_on_gpu({b, h, Lv, 128}, dtype, 111));    // k
+      in->push_back(rand_on_gpu({b, h, Lv, 128}, dtype, 112));    // v
+      in->push_back(rand_on_gpu({b, h, Lt, 128}, dtype, 113));    // self_out (and dout)
+      in->push_back(rand_on_gpu({b, Lt}, DType::Float32, 114));   // gate_logit
+      in->push_back(full({1}, 0.5, DType::Float32, kGpu));        // warm_up
+      return in;
+    };
+    auto cost = [](const std::vector<Tensor>& x) {
+      const profiler::Cost c = op_cost::attention(x[0], x[1], x[2], false);
+      return profiler::Cost{c.flops + 3 * double(x[0].numel()), c.bytes + 2 * op_cost::bytes(x[0]) + op_cost::bytes(x[4])};
+    };
+    out.push_back([inputs, cost, size] {
+      auto f = entry(&DeviceKernels::gated_cross_attention_forward);
+      auto in = inputs();
+      const profiler::Cost c = cost(*in);
+      return Case{"gated_cross_attention", size, c.bytes, c.flops,
+                  f ? std::function<void()>([f, in] {
+                    const auto& x = *in;
+                    f(x[0], x[1], x[2], x[3], x[4], x[5], Tensor(), kScale);
+                  })
+                    : nullptr};
+    });
+    out.push_back([inputs, cost, size] {
+      auto fwd = entry(&DeviceKernels::gated_cross_attention_forward);
+      auto f = entry(&DeviceKernels::gated_cross_attention_backward);
+      auto in = inputs();
+      auto saved = std::make_shared<std::vector<Tensor>>();  // {out, cross, lse}
+      const auto& x = *in;
+      if (fwd && f) *saved = fwd(x[0], x[1], x[2], x[3], x[4], x[5], Tensor(), kScale);
+      const profiler::Cost c = cost(x);
+      return Case{"gated_cross_attention_backward", size, 2.5 * c.bytes, 2.5 * c.flops,
+                  fwd && f ? std::function<void()>([f, in, saved] {
+                    const auto& x = *in;
+                    f(x[0], x[1], x[2], x[4], x[5], (*saved)[1], (*saved)[2], x[3], Tensor(), kScale);
+                  })
+                           : nullptr};
+    });
+  }
+  // The LoRA-fused linear (Partial LoRA, frozen W): ARM-Base's in_proj (768 -> 1536) with
+  // LoRA_p(X) (rank 32 into rows [0, 768)) over 18 studies x 2 views x 197 tokens, in bf16 (the
+  // tensor-core kernel) and float32 (the SIMT kernel), and a Llama-7B-size 4096 -> 4096 with a
+  // rank-16 adapter on every row; s = 2, no dropout. FLOPs: the base GEMM and the two rank-r
+  // products (the backward: dh, dA, dB, dx = g W and dh A).
+  struct LoraSize {
+    int64_t N, in, out, rows, r;
+    DType dtype;
+  };
+  const std::vector<LoraSize> lora = {{7092, 768, 1536, 768, 32, DType::BFloat16},
+                                      {8192, 4096, 4096, 4096, 16, DType::BFloat16},
+                                      {7092, 768, 1536, 768, 32, DType::Float32}};
+  for (const LoraSize& l : lora) {
+    char size_text[96];
+    std::snprintf(size_text, sizeof size_text, "N%lld in%lld out%lld rows%lld r%lld %s", static_cast<long long>(l.N),
+                  static_cast<long long>(l.in), static_cast<long long>(l.out), static_cast<long long>(l.rows),
+                  static_cast<long long>(l.r), dtype_name(l.dtype));
+    const std::string size = size_text;
+    auto inputs = [l] {
+      auto in = std::make_shared<std::vector<Tensor>>();
+      in->push_back(rand_on_gpu({l.N, l.in}, l.dtype, 120));                // x
+      in->push_back(rand_on_gpu({l.out, l.in}, l.dtype, 121, -0.02, 0.02));  // weight
+      in->push_back(rand_on_gpu({l.r, l.in}, l.dtype, 122, -0.02, 0.02));    // lora_a
+      in->push_back(rand_on_gpu({l.rows, l.r}, l.dtype, 123, -0.02, 0.02));  // lora_b
+      in->push_back(rand_on_gpu({l.N, l.out}, l.dtype, 124));               // g (backward)
+      return in;
+    };
+    const DeviceKernels::LoraScalars s{2.0, 0, LoraDropoutSite::Input, 1.0, 0, 0};
+    const double N = double(l.N), in = double(l.in), o = double(l.out), rows = double(l.rows), r = double(l.r);
+    const double es = double(dtype_size(l.dtype));
+    const double weights = (l.out * l.in + l.r * l.in + l.rows * l.r) * es;
+    out.push_back([inputs, s, size, N, in, o, rows, r, es, weights] {
+      auto f = entry(&DeviceKernels::lora_linear_forward);
+      auto x = inputs();
+      return Case{"lora_linear", size, N * in * es + weights + N * o * es + N * r * 4,
+                  2 * N * in * o + 2 * N * in * r + 2 * N * r * rows,
+                  f ? std::function<void()>([f, x, s] {
+                    const auto& t = *x;
+                    f(t[0], t[1], Tensor(), t[2], t[3], s);
+                  })
+                    : nullptr};
+    });
+    out.push_back([inputs, s, size, N, in, o, rows, r, es, weights] {
+      auto fwd = entry(&DeviceKernels::lora_linear_forward);
+      auto f = entry(&DeviceKernels::lora_linear_backward);
+      auto x = inputs();
+      auto saved = std::make_shared<std::vector<Tensor>>();  // {y, h}
+      const auto& t = *x;
+      if (fwd && f) *saved = fwd(t[0], t[1], Tensor(), t[2], t[3], s);
+      // Reads x, the weights, h and g; writes dx, dA and dB.
+      const double bytes = 2 * N * in * es + 2 * weights - o * in * es + N * r * 4 + N * o * es;
+      return Case{"lora_linear_backward", size, bytes, 4 * N * rows * r + 4 * N * r * in + 2 * N * o * in,
+                  fwd && f ? std::function<void()>([f, x, s, saved] {
+                    const auto& t = *x;
+                    f(t[0], t[1], t[2], t[3], (*saved)[1], t[4], s, true, false);
+                  })
+                           : nullptr};
+    });
+  }
+}
+
 void add_gemm(std::vector<CaseFactory>& out) {
   // {m, n, k, dtype}: a Llama-7B projection of 4096 tokens, a square bf16 product, float32.
   const std::vector<std::tuple<int64_t, int64_t, int64_t, DType>> sizes = {
@@ -438,6 +568,7 @@ int main(int argc, char** argv) {
     add_rows(factories);
     add_indexing(factories);
     add_llama_and_mamba(factories);
+    add_emrrg(factories);
     add_gemm(factories);
     nlohmann::json rows = nlohmann::json::array();
     int failures = 0;

@@ -428,7 +428,7 @@ Session::Session(Options options) : options_(std::move(options)) {
     g.session_open = true;
   }
   if (tls_name.empty()) set_thread_name("main");
-  if (options_.warmup_steps <= 0) start_tracing();
+  if (!options_.wait_for_begin) begin();
 }
 
 Session::~Session() {
@@ -439,8 +439,14 @@ Session::~Session() {
   }
 }
 
+void Session::begin() {
+  if (begun_ || finished_) return;
+  begun_ = true;
+  if (options_.warmup_steps <= 0) start_tracing();
+}
+
 void Session::step() {
-  if (finished_) return;
+  if (finished_ || !begun_) return;
   ++steps_done_;
   if (steps_done_ == options_.warmup_steps) start_tracing();
   if (options_.steps > 0 && steps_done_ == options_.warmup_steps + options_.steps) finish();

@@ -120,6 +120,9 @@ struct Options {
   std::string trace_path;  // written by finish()
   int warmup_steps = 1;    // steps run untraced first (allocator and caches warm)
   int steps = 3;           // steps traced; 0: until finish()
+  // true: nothing is traced and no step counted until begin(), so a command can leave out what
+  // comes before the steps it profiles (emrrg train: data setup and a [pretrain] stage 1).
+  bool wait_for_begin = false;
 };
 
 struct SummaryRow {
@@ -146,7 +149,8 @@ struct Summary {
 };
 
 // Profiling from construction to finish() (or destruction). The caller marks step boundaries;
-// events are recorded in steps [warmup_steps, warmup_steps + steps). One session at a time.
+// events are recorded in steps [warmup_steps, warmup_steps + steps), counted from construction or,
+// with wait_for_begin, from begin(). One session at a time.
 class Session {
  public:
   explicit Session(Options options);
@@ -154,7 +158,11 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // The end of one step (a training step, a generated batch, an encoded batch).
+  // The steps to count start here (idempotent; a no-op unless wait_for_begin): with no warm-up,
+  // tracing starts now.
+  void begin();
+  // The end of one step (a training step, a generated batch, an encoded batch); ignored before
+  // begin() when wait_for_begin.
   void step();
   // Stops tracing, writes the trace, returns the summary (idempotent).
   const Summary& finish();
@@ -162,6 +170,7 @@ class Session {
  private:
   Options options_;
   int steps_done_ = 0;
+  bool begun_ = false;
   bool finished_ = false;
   Summary summary_;
 };

@@ -22,7 +22,9 @@ struct TrainRunOptions {
   // Data parallel (docs/DISTRIBUTED.md): under mpirun or srun every rank trains its shard.
   int zero = 0;               // 1: AdamW's moments sharded over the ranks (ZeRO-1)
   double dist_timeout = 300;  // seconds a collective waits for the other ranks before ending the job
-  profiler::Session* profile = nullptr;  // --profile: the trainer marks each step's end
+  // --profile: the trainer of the config's model (with [pretrain], stage 2's, never stage 1's)
+  // begins the session at its first step and marks each step's end.
+  profiler::Session* profile = nullptr;
   bool random_init = false;            // EMRRG from [random_init], without the weight files
 };
 

@@ -350,6 +350,8 @@ bool Trainer::step() {
       logs_->tensorboard = std::make_unique<TensorBoardWriter>((fs::path(options_.out_dir) / "tensorboard").string());
     logs_->first_step = state_.step;
   }
+  // --profile counts this trainer's steps (emrrg train: stage 2's, not a [pretrain] stage's).
+  if (options_.profile) options_.profile->begin();
   const auto step_start = Clock::now();
   const size_t bpe = data_.batches_per_epoch();
   model_.set_training(true);
@@ -367,19 +369,27 @@ bool Trainer::step() {
                                            static_cast<int64_t>(bpe - std::min<size_t>(bpe, state_.batch_in_epoch)));
     data::Batch batch;
     while (micro < want && data_.next(batch)) {
-      Tensor loss = model_.loss(batch);
-      const double value = loss.item();
+      Tensor loss;
+      double value;
+      {
+        const profiler::Range phase("forward", "phase");
+        loss = model_.loss(batch);
+        value = loss.item();
+      }
       // Stop before the update: the last checkpoint stays the last good state.
       if (!std::isfinite(value))
         throw std::runtime_error("trainer: the loss is " + std::to_string(value) + " at step " +
                                  std::to_string(state_.step + 1) + " (epoch " + std::to_string(state_.epoch + 1) +
                                  ", batch " + std::to_string(data_.position()) + ", first study '" +
                                  (batch.ids.empty() ? std::string() : batch.ids[0]) + "')");
-      // Each micro-batch contributes 1/want of the step's gradient. In the last one, each
-      // bucket of gradients starts its all-reduce as soon as the backward has finished it.
-      autograd::GradientReadyHook ready;
-      if (buckets_ && micro + 1 == want) ready = [this](const Tensor& leaf) { buckets_->gradient_ready(leaf); };
-      autograd::backward(mul(loss, 1.0 / static_cast<double>(want)), Tensor(), ready);
+      {
+        const profiler::Range phase("backward", "phase");
+        // Each micro-batch contributes 1/want of the step's gradient. In the last one, each
+        // bucket of gradients starts its all-reduce as soon as the backward has finished it.
+        autograd::GradientReadyHook ready;
+        if (buckets_ && micro + 1 == want) ready = [this](const Tensor& leaf) { buckets_->gradient_ready(leaf); };
+        autograd::backward(mul(loss, 1.0 / static_cast<double>(want)), Tensor(), ready);
+      }
       loss_sum += value;
       const auto [t, i] = batch_tokens_images(batch);
       tokens += t;
@@ -397,11 +407,15 @@ bool Trainer::step() {
     }
   }
   if (options_.communicator) average_over_ranks(loss_sum, tokens, images, micro);
-  std::vector<Tensor> tensors;
-  for (const TrainedParameter& p : params_) tensors.push_back(p.tensor);
-  const double grad_norm = clip_grad_norm(tensors, options_.clip);
-  const double lr = learning_rate(schedule_, state_.step, step_epoch);
-  optimizer_step(lr);
+  double grad_norm, lr;
+  {
+    const profiler::Range phase("optimizer", "phase");  // clipping and the AdamW update
+    std::vector<Tensor> tensors;
+    for (const TrainedParameter& p : params_) tensors.push_back(p.tensor);
+    grad_norm = clip_grad_norm(tensors, options_.clip);
+    lr = learning_rate(schedule_, state_.step, step_epoch);
+    optimizer_step(lr);
+  }
   ++state_.step;
   const StepRecord rec{state_.step, step_epoch, loss_sum / static_cast<double>(micro), lr, grad_norm};
   history_.push_back(rec);
@@ -471,6 +485,7 @@ void Trainer::validate_and_checkpoint(bool epoch_ended, int64_t step_epoch) {
     if (main_rank()) {
       model_.set_training(false);
       {
+        const profiler::Range phase("validation", "phase");
         autograd::NoGradGuard no_grad;
         metrics = validator_(model_, step);
       }
@@ -507,7 +522,10 @@ void Trainer::validate_and_checkpoint(bool epoch_ended, int64_t step_epoch) {
   const bool periodic =
       options_.checkpoint_every > 0 ? step % options_.checkpoint_every == 0 : (val_due || (!validator_ && epoch_ended));
   if (periodic || new_best || last) {
-    save_checkpoint_now();
+    {
+      const profiler::Range phase("checkpoint", "phase");
+      save_checkpoint_now();
+    }
     if (new_best) write_best_json();
   }
 }

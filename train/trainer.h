@@ -62,7 +62,8 @@ struct TrainerOptions {
   distributed::Communicator* communicator = nullptr;
   int zero_stage = 0;  // 1: AdamW's moments sharded over the ranks (ZeRO-1)
   size_t bucket_bytes = size_t{25} << 20;
-  // Told of each optimiser step's end when profiling (--profile), so it traces the steps after warm-up.
+  // When profiling (--profile): begun at the first step and told of each optimiser step's end, so
+  // it traces the steps after warm-up; each step has forward, backward and optimizer phase ranges.
   profiler::Session* profile = nullptr;
 };
 

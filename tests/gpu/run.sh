@@ -53,7 +53,7 @@ step roofline "$out/roofline.txt" build-gpu/bin/roofline "${anchors[@]}" --json 
 roofline_rc=$?
 
 # The profiler on the real device: a trace of 3 training steps and its summary table.
-step "profiled demo" "$out/profile.txt" build-gpu/bin/emrrg demo --device cuda --steps 20 --hidden 1024 \
+step "profiled demo" "$out/profile.txt" build-gpu/bin/emrrg demo-mlp --device cuda --steps 20 --hidden 1024 \
   --profile "$out/trace.json" --profile-warmup 5 --profile-steps 3
 profile_rc=$?
 

@@ -26,6 +26,13 @@ const bool registered = emrrg::cli::register_command(
        app.add_flag("--random-init", o->random_init, "EMRRG with random weights of [random_init]'s shapes, without the weight files");
        auto profile = std::make_shared<emrrg::cli::ProfileChoice>();
        emrrg::cli::add_profile_options(app, *profile, "training step");
+       // The steps of the model the config describes: with [pretrain], stage 2's (EMRRG's), after
+       // stage 1 has pre-trained the encoder untraced; data setup and model building are left out.
+       profile->wait_for_begin = true;
+       app.get_option("--profile")
+           ->description("Write a Chrome/Perfetto trace (trace event JSON) of a few training steps of the config's "
+                         "model (with [pretrain]: stage 2's EMRRG steps; stage 1 is not traced) and print a summary "
+                         "table to stderr");
        return std::function<int()>([o, threads, profile] {
          const emrrg::train::distributed::LaunchEnv env = emrrg::train::distributed::read_launch_env();
          if (*threads > 0) emrrg::set_num_threads(*threads);

@@ -26,7 +26,7 @@ void add_profile_options(CLI::App& app, ProfileChoice& choice, const std::string
 
 std::unique_ptr<profiler::Session> start_profile(const ProfileChoice& choice) {
   if (choice.trace_path.empty()) return nullptr;
-  return std::make_unique<profiler::Session>(profiler::Options{choice.trace_path, choice.warmup_steps, choice.steps});
+  return std::make_unique<profiler::Session>(profiler::Options{choice.trace_path, choice.warmup_steps, choice.steps, choice.wait_for_begin});
 }
 
 void finish_profile(std::unique_ptr<profiler::Session>& session, const ProfileChoice& choice, std::ostream& out) {

@@ -13,6 +13,7 @@ struct ProfileChoice {
   std::string trace_path;  // empty: not profiling
   int warmup_steps = 1;
   int steps = 3;
+  bool wait_for_begin = false;  // profiler::Options::wait_for_begin: the command's loop says where steps start
 };
 
 // Adds --profile, --profile-warmup and --profile-steps; `step_name` says what a step is here
