@@ -24,12 +24,12 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool use_bias, DType d
 
 Tensor Linear::forward(const Tensor& x) const {
   const profiler::Range layer("Linear", "layer");
-  return with_adapters(x, linear(x, weight, bias));
+  return with_adapters(x, bias);
 }
 
 Tensor Linear::forward_without_bias(const Tensor& x) const {
   const profiler::Range layer("Linear", "layer");
-  return with_adapters(x, linear(x, weight));
+  return with_adapters(x, Tensor());
 }
 
 void Linear::attach(const std::string& name, std::shared_ptr<LinearAdapter> adapter) {
@@ -39,8 +39,14 @@ void Linear::attach(const std::string& name, std::shared_ptr<LinearAdapter> adap
   adapters_.push_back(register_module(name, std::move(adapter)));
 }
 
-Tensor Linear::with_adapters(const Tensor& x, Tensor y) const {
-  for (const auto& adapter : adapters_) y = adapter->add_to(x, y);
+// Over a frozen W the product and the first adapter are one op (LoRA: lora_linear's fused GEMMs,
+// not a separate product, down, dropout, up, scale and add). lora_linear takes one adapter and
+// computes no dW: further adapters add their terms after it, in attachment order, so every dropout
+// mask is drawn in the composed order; a trained W composes all of them.
+Tensor Linear::with_adapters(const Tensor& x, const Tensor& b) const {
+  const bool fuse_first = !adapters_.empty() && !weight.requires_grad();
+  Tensor y = fuse_first ? adapters_.front()->fused_with(x, weight, b) : linear(x, weight, b);
+  for (size_t i = fuse_first ? 1 : 0; i < adapters_.size(); ++i) y = adapters_[i]->add_to(x, y);
   return y;
 }
 

@@ -18,6 +18,9 @@ class LinearAdapter : public Module {
  public:
   // x [..., in] is the Linear's input, y [..., out] its output so far; returns y plus this term.
   virtual Tensor add_to(const Tensor& x, const Tensor& y) const = 0;
+  // x weight^T (+ bias) plus this term as one op, over a frozen weight (no gradient of its own):
+  // what a Linear calls for its first adapter instead of computing the product and add_to.
+  virtual Tensor fused_with(const Tensor& x, const Tensor& weight, const Tensor& bias) const = 0;
 };
 
 // y = x W^T + b; W [out, in] and b [out] ~ U(-1/sqrt(in), 1/sqrt(in)) (PyTorch's default).
@@ -26,7 +29,8 @@ class Linear : public Module {
   Linear(int64_t in_features, int64_t out_features, bool bias = true, Generator& gen = default_generator(),
          DType dtype = DType::Float32);
   Linear(int64_t in_features, int64_t out_features, bool bias, DType dtype, Uninitialized);
-  // x W^T + b, then each attached adapter's term in attachment order.
+  // x W^T + b, then each attached adapter's term in attachment order; over a frozen W the
+  // product and the first adapter are one op (LinearAdapter::fused_with).
   Tensor forward(const Tensor& x) const;
   // x W^T plus the adapters' terms, without b: Mamba's dt_proj, whose bias the selective scan adds.
   Tensor forward_without_bias(const Tensor& x) const;
@@ -37,7 +41,7 @@ class Linear : public Module {
   Tensor weight, bias;
 
  private:
-  Tensor with_adapters(const Tensor& x, Tensor y) const;
+  Tensor with_adapters(const Tensor& x, const Tensor& b) const;
   std::vector<std::shared_ptr<LinearAdapter>> adapters_;
 };
 
@@ -70,6 +74,8 @@ class Dropout : public Module {
  public:
   explicit Dropout(double p, Generator& gen = default_generator()) : p(p), gen_(&gen) {}
   Tensor forward(const Tensor& x) const;
+  // The mask's Philox stream, for an op that applies this dropout inside itself (nn/lora.h).
+  Generator& generator() const { return *gen_; }
   double p;
 
  private:

@@ -5,6 +5,7 @@
 
 #include "ops/elementwise.h"
 #include "ops/indexing.h"
+#include "ops/lora_linear.h"
 #include "ops/shape.h"
 
 namespace emrrg::nn {
@@ -40,6 +41,15 @@ Tensor LoRA::add_to(const Tensor& x, const Tensor& y) const {
   pieces.push_back(narrow(y, last, row_begin_, n) + d);
   if (row_begin_ + n < width) pieces.push_back(narrow(y, last, row_begin_ + n, width - row_begin_ - n));
   return cat(pieces, last);
+}
+
+Tensor LoRA::fused_with(const Tensor& x, const Tensor& weight, const Tensor& bias) const {
+  // The dropout sits on the rank activation (MambaPEFT's up(dropout(down(x))), for the LLM's
+  // adapters too) and lora_linear draws its mask as Dropout does: one offset of the same
+  // generator, element i of the contiguous [..., rank] activation.
+  const LoraLinearOptions options{row_begin_, dropout_->p, LoraDropoutSite::Rank, dropout_->is_training(),
+                                  &dropout_->generator()};
+  return lora_linear(x, weight, bias, down->weight, up->weight, scale, options);
 }
 
 std::shared_ptr<LoRA> attach_lora(Linear& linear, const LoraOptions& options, Generator& gen) {

@@ -1,8 +1,10 @@
 // LoRA and Partial LoRA (MambaPEFT, NOTES §5): a low-rank term s * up(dropout(down(x))) added to a
 // Linear's output, either to all of it (conventional LoRA) or to one contiguous range of its output
 // rows (Partial LoRA: LoRA_p(X) on in_proj's x half, LoRA_p(B) on x_proj's B rows, ...).
-// Composed from linear + dropout for now; the adapter's parameters live under the Linear it adapts
-// ("in_proj.lora.down.weight", "x_proj.lora_b.up.weight").
+// The adapter's parameters live under the Linear it adapts ("in_proj.lora.down.weight",
+// "x_proj.lora_b.up.weight"). A Linear over a frozen weight runs its first adapter fused with the
+// product (fused_with: ops/lora_linear.h); otherwise the term is composed from linear + dropout
+// (add_to), as the patch embedding's convolutional down projection always is (from_rank).
 #pragma once
 #include <memory>
 #include <string>
@@ -32,6 +34,9 @@ class LoRA : public LinearAdapter {
   Tensor from_rank(const Tensor& h) const;
   // y [..., N] with rows [row_begin, row_begin + out) plus delta(x); N >= row_begin + out.
   Tensor add_to(const Tensor& x, const Tensor& y) const override;
+  // x weight^T (+ bias) plus delta(x) as one lora_linear op, the same mask drawn from the same
+  // generator; weight [out, in] must not require grad.
+  Tensor fused_with(const Tensor& x, const Tensor& weight, const Tensor& bias) const override;
 
   int64_t rank() const { return down->out_features(); }
   int64_t row_begin() const { return row_begin_; }

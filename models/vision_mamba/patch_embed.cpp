@@ -32,6 +32,8 @@ Tensor to_tokens(const Tensor& maps) {
 Tensor PatchProjection::forward(const Tensor& images) const {
   Tensor tokens = to_tokens(patch_conv2d(images, weight, bias));
   if (!lora) return tokens;
+  // Composed, not lora_linear: the base and down are patch convolutions of the image, not products
+  // of token rows; the fused op would need the patches unfolded into rows first.
   const Shape& w = weight.shape();
   Tensor down = reshape(lora->down->weight, {lora->rank(), w[1], w[2], w[3]});
   return tokens + lora->from_rank(to_tokens(patch_conv2d(images, down, Tensor())));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "autograd/gradcheck.h"
+#include "runtime/profiler.h"
 #include "runtime/random.h"
 #include "runtime/safetensors.h"
 
@@ -56,6 +57,22 @@ inline Tensor some_key_padding(int64_t B, int64_t L) {
     for (int64_t j = 1; j < L; ++j)
       if ((j + b) % 3 == 1) keep[b * L + j] = 0;
   return from_vector(keep, {B, L}, DType::Bool);
+}
+
+// Calls of lora_linear that fn() makes, as the profiler sees them: ops and their backward nodes
+// (the models' frozen Linears run their first adapter as it).
+struct FusedLoraCalls {
+  int64_t forward = 0, backward = 0;
+};
+
+template <typename Fn>
+FusedLoraCalls fused_lora_calls(Fn&& fn) {
+  profiler::Session session({"", 0, 0});
+  fn();
+  FusedLoraCalls calls;
+  for (const profiler::SummaryRow& row : session.finish().rows)
+    if (row.name == "lora_linear") (row.category == "op" ? calls.forward : calls.backward) += row.calls;
+  return calls;
 }
 
 inline void expect_near_vectors(const std::vector<double>& a, const std::vector<double>& b, double tol) {
