@@ -113,6 +113,22 @@ INSTANTIATE_TEST_SUITE_P(Cases, EmrrgGolden,
                                            Case{"prefix_lora", true, false, true}),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// Each frozen Linear with adapters runs its first one fused as lora_linear, forward and backward:
+// the encoder's in_proj with its in_proj LoRA and, with llm_tuning "lora", q_proj and v_proj of the
+// 3 layers; the golden test above checks those very ops against the reference.
+TEST(EmrrgLora, AdaptedFrozenProjectionsRunAsTheFusedLoraOp) {
+  SafetensorsFile f = SafetensorsFile::open(kGolden);
+  const GoldenBatch b = golden_batch(f);
+  for (const auto& [lora, fused_ops] : {std::pair{false, 1}, std::pair{true, 1 + 3 * 2}}) {
+    SCOPED_TRACE(lora ? "lora" : "hybrid");
+    auto model = make_model(tiny_emrrg_config(true, !lora, lora));
+    const testing::FusedLoraCalls calls =
+        testing::fused_lora_calls([&] { autograd::backward(model->loss(b.images, b.report_ids, b.report_mask)); });
+    EXPECT_EQ(calls.forward, fused_ops);
+    EXPECT_EQ(calls.backward, fused_ops);
+  }
+}
+
 // A bfloat16 LLM (projector and hybrid layers too) beside a float32 encoder, as the paper trains:
 // the loss follows the float64 reference within bfloat16's precision and every trainable tensor
 // gets a finite gradient.
