@@ -114,6 +114,7 @@ TEST(EmrrgConfigs, PaperConfigsCountTheirModelsAndBuildWithRandomWeights) {
         "random_init.tokenizer=\"" + std::string(EMRRG_FIXTURES_DIR) + "/tokenizers/" + p.tokenizer + "\"";
     const toml::table doc = config::load_document(path);
     EXPECT_EQ(config::read_train_config(doc, path).trainer.val_per_epoch, p.views == 1 ? 2 : 1);
+    EXPECT_EQ(config::read_train_config(doc, path).trainer.precision, "bf16");  // float32 masters for the bfloat16 weights
     EXPECT_EQ(config::read_generate_config(doc, path).beams, p.views == 1 ? 3 : 5);
     EXPECT_EQ(config::read_data_config(doc, path).max_length, p.views == 1 ? 100 : 60);
     // Without the files the paper configs name what is missing; --random-init needs none of them.
