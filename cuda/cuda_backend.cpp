@@ -120,6 +120,10 @@ class CudaBackend final : public DeviceBackend {
     EMRRG_CUDA_CHECK(cudaMemsetAsync(dst, byte, nbytes, stream));
     EMRRG_CUDA_CHECK(cudaStreamSynchronize(stream));
   }
+
+  size_t peak_allocated_bytes(Device device) const override {
+    return caching_allocator(device.index).stats().peak_allocated_bytes;
+  }
 };
 
 }  // namespace

@@ -30,6 +30,10 @@ class DeviceBackend {
   virtual void copy(void* dst, Device dst_device, const void* src, Device src_device,
                     size_t nbytes) = 0;
   virtual void memset(void* dst, int byte, size_t nbytes, Device device) = 0;
+  // The most bytes of `device`'s memory allocated at once (for the training log): the CUDA
+  // caching allocator's peak since the program started (or its reset_peak). 0 where the backend
+  // keeps no count (the CPU, whose log has the process's peak resident memory instead).
+  virtual size_t peak_allocated_bytes(Device) const { return 0; }
 };
 
 // The backend for a device type; throws std::runtime_error if none is registered.

@@ -58,6 +58,7 @@ EmrrgDemoResult run_emrrg_demo(const EmrrgDemoOptions& o, std::ostream& log) {
   t.config_path = o.config_path;
   t.overrides = overrides;
   t.resume_dir = o.out_dir;  // a second demo continues (or just tests) the first one's run
+  t.device = o.device;
   r.state = run_training(t, log);
 
   TestRunOptions test;
@@ -65,6 +66,7 @@ EmrrgDemoResult run_emrrg_demo(const EmrrgDemoOptions& o, std::ostream& log) {
   test.overrides = overrides;
   test.weights = best_checkpoint(o.out_dir);
   test.reports_path = (std::filesystem::path(o.out_dir) / "test_reports.jsonl").string();
+  test.device = o.device;
   r.test = run_test(test, log);
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   r.cpu_seconds = process_cpu_seconds() - cpu_start;
@@ -74,7 +76,7 @@ EmrrgDemoResult run_emrrg_demo(const EmrrgDemoOptions& o, std::ostream& log) {
   std::vector<std::pair<std::string, Metrics>> columns = {{"EMRRG", r.test.metrics}};
   columns.insert(columns.end(), r.test.baselines.begin(), r.test.baselines.end());
   print_metrics_table(log, columns);
-  log << "demo: " << r.wall_seconds << " s wall clock, " << r.cpu_seconds << " s of CPU\n";
+  log << "demo: " << r.wall_seconds << " s wall clock on " << o.device.str() << ", " << r.cpu_seconds << " s of CPU\n";
   return r;
 }
 

@@ -20,6 +20,7 @@ struct EmrrgDemoOptions {
   std::string out_dir = "runs/demo";
   int studies = 1000;  // of a data set made here
   int image_size = 64;
+  Device device = Device::cpu();  // where both stages train and the test runs
 };
 
 struct EmrrgDemoResult {

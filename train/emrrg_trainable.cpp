@@ -107,13 +107,14 @@ EmrrgSetup read_emrrg_setup(const toml::table& document, const std::string& sour
 }
 
 std::unique_ptr<EmrrgTrainable> build_emrrg_trainable(const EmrrgSetup& setup, uint64_t seed,
-                                                      const std::string& backbone) {
+                                                      const std::string& backbone, Device device) {
   Generator gen(seed);
   std::unique_ptr<models::Emrrg> model =
       models::build_emrrg(setup.config, emrrg_prompt_tokens(*setup.tokenizer, setup.config.prompt), gen);
   if (setup.config.llm_path.empty() && !setup.random_init) model->llm->unfreeze(".*");
   const std::string& weights = backbone.empty() ? setup.backbone : backbone;
   if (!weights.empty()) model->load_backbone(weights);
+  model->to(device);
   return std::make_unique<EmrrgTrainable>(std::move(model), setup.tokenizer);
 }
 

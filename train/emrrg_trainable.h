@@ -22,7 +22,8 @@ class EmrrgTrainable : public Trainable {
  public:
   EmrrgTrainable(std::unique_ptr<models::Emrrg> model, std::shared_ptr<const data::Tokenizer> tokenizer);
 
-  // Mean NLL of the report tokens given the study's views and the prompt.
+  // Mean NLL of the report tokens given the study's views and the prompt. The batch stays on the
+  // host; its images are copied to the model's device here (the model moves ids and mask itself).
   Tensor loss(const data::Batch& batch) override;
   // What the model marks as trained (requires_grad); no weight decay on norms, biases, the
   // SSM's A_log and D, the class token, position embeddings and the warm-up gates.
@@ -50,10 +51,12 @@ struct EmrrgSetup {
 EmrrgSetup read_emrrg_setup(const toml::table& document, const std::string& source, bool random_init);
 
 // The model: parameters drawn from `seed`, then the backbone (`backbone`, else [weights] backbone)
-// loaded into the encoder. An LLM given by its dimensions (no [llm] path and not random_init) has
+// loaded into the encoder, then all of it moved to `device` (the draws and the files are the same
+// whatever the device). An LLM given by its dimensions (no [llm] path and not random_init) has
 // nothing pre-trained to keep, so all of it trains.
 std::unique_ptr<EmrrgTrainable> build_emrrg_trainable(const EmrrgSetup& setup, uint64_t seed,
-                                                      const std::string& backbone = "");
+                                                      const std::string& backbone = "",
+                                                      Device device = Device::cpu());
 
 // The document with random_init applied: [llm] path and tokenizer replaced by random_init's
 // dimensions and tokenizer, [weights] dropped. Throws naming the file when random_init is missing.

@@ -37,8 +37,10 @@ PretrainConfig read_pretrain_config(const toml::table& doc, const std::string& s
   return c;
 }
 
-EncoderClassifier::EncoderClassifier(models::VisionMambaConfig vision, uint64_t seed)
-    : init_(seed), encoder_(std::make_shared<models::VisionMamba>(with_label_head(std::move(vision)), init_)) {}
+EncoderClassifier::EncoderClassifier(models::VisionMambaConfig vision, uint64_t seed, Device device)
+    : init_(seed), encoder_(std::make_shared<models::VisionMamba>(with_label_head(std::move(vision)), init_)) {
+  encoder_->to(device);
+}
 
 Tensor EncoderClassifier::logits(const Tensor& images) const {
   const int64_t B = images.size(0), V = images.size(1);
@@ -50,8 +52,9 @@ Tensor EncoderClassifier::logits(const Tensor& images) const {
 Tensor EncoderClassifier::loss(const data::Batch& batch) {
   if (!batch.labels.defined())
     throw std::runtime_error("encoder pre-training: the studies have no labels (the annotation's 'labels')");
-  const Tensor x = cast(logits(batch.images), DType::Float32);      // [B, 14]
-  const Tensor y = to_contiguous(convert(batch.labels, DType::Float32));  // [B, 14]
+  const Device device = encoder_->patch_embed->proj->weight.device();
+  const Tensor x = cast(logits(to_device(batch.images, device)), DType::Float32);         // [B, 14]
+  const Tensor y = to_device(to_contiguous(convert(batch.labels, DType::Float32)), device);  // [B, 14]
   // binary cross-entropy with logits: softplus(x) - y x
   return mean(sub(softplus(x), mul(y, x)));
 }
@@ -74,7 +77,7 @@ void EncoderClassifier::save_encoder(const std::string& path) const {
 
 std::string pretrain_encoder(const models::VisionMambaConfig& vision, const PretrainConfig& c,
                              const data::ReportDataset& train_set, int num_workers, uint64_t seed,
-                             const std::string& dir, std::ostream& log, distributed::Communicator* comm) {
+                             const std::string& dir, Device device, std::ostream& log, distributed::Communicator* comm) {
   const std::string path = (std::filesystem::path(dir) / "encoder.safetensors").string();
   const bool leader = !comm || comm->rank() == 0;
   // Rank 0's view of the folder decides for all: ranks must not see it at different moments.
@@ -94,7 +97,7 @@ std::string pretrain_encoder(const models::VisionMambaConfig& vision, const Pret
     std::filesystem::remove(std::filesystem::path(dir) / "log.jsonl");
   }
   if (comm) comm->barrier();
-  EncoderClassifier model(vision, seed);
+  EncoderClassifier model(vision, seed, device);
   data::LoaderConfig l;
   l.batch_size = c.batch_size;
   l.seed = seed;
@@ -116,9 +119,11 @@ std::string pretrain_encoder(const models::VisionMambaConfig& vision, const Pret
   o.out_dir = dir;
   o.log_every = 10;
   o.tensorboard = false;
+  o.precision = c.precision;
   o.communicator = comm;
+  o.device_memory_mb = device_memory_reporter(device);
   log << "pretrain: the encoder with a " << data::kNumChexpertLabels << "-label head on " << train_set.size()
-      << " training studies, " << c.max_steps << " steps";
+      << " training studies on " << device.str() << ", " << c.max_steps << " steps";
   if (comm) log << ", data parallel over " << comm->world_size() << " ranks";
   log << "\n";
   Trainer trainer(model, source, o, {}, &log);

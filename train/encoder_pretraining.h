@@ -27,6 +27,7 @@ struct PretrainConfig {
   int batch_size = 16;
   double lr = 1e-3;
   int64_t warmup_steps = 20;
+  std::string precision = "fp32";  // not a [pretrain] key: the run's [train] precision, which stage 1 follows
 };
 
 // Whether the document has a [pretrain] table, and its values.
@@ -37,11 +38,13 @@ PretrainConfig read_pretrain_config(const toml::table& document, const std::stri
 // whole.
 class EncoderClassifier : public Trainable {
  public:
-  // `vision` without adapters; its num_classes is set to the 14 CheXpert labels.
-  EncoderClassifier(models::VisionMambaConfig vision, uint64_t seed);
-  // images [B, views, 3, S, S], labels [B, 14] -> mean binary cross-entropy over studies and labels.
+  // `vision` without adapters; its num_classes is set to the 14 CheXpert labels. Drawn from `seed`
+  // on the host, then moved to `device`.
+  EncoderClassifier(models::VisionMambaConfig vision, uint64_t seed, Device device = Device::cpu());
+  // images [B, views, 3, S, S], labels [B, 14] (on the host; copied to the model's device) -> mean
+  // binary cross-entropy over studies and labels.
   Tensor loss(const data::Batch& batch) override;
-  // [B, 14] logits.
+  // [B, 14] logits of images on the model's device.
   Tensor logits(const Tensor& images) const;
   std::vector<TrainedParameter> trained_parameters() override;
   // No reports: stage 1 is not validated by generation.
@@ -59,12 +62,13 @@ class EncoderClassifier : public Trainable {
 
 // Runs stage 1 into `dir` (the Trainer's run folder: log, checkpoint) on `train_set` unless
 // `dir`/encoder.safetensors exists already (a stage 1 cut short starts again); returns that
-// file's path. With a communicator, stage 1 is data parallel like stage 2 (each rank trains on
-// its shard, `batch_size` studies per rank and step); rank 0 decides whether to run it, clears
-// and writes the folder, and every rank returns once the encoder is written.
+// file's path. The classifier trains on `device`. With a communicator, stage 1 is data parallel
+// like stage 2 (each rank trains on its shard, `batch_size` studies per rank and step); rank 0
+// decides whether to run it, clears and writes the folder, and every rank returns once the
+// encoder is written.
 std::string pretrain_encoder(const models::VisionMambaConfig& vision, const PretrainConfig& config,
                              const data::ReportDataset& train_set, int num_workers, uint64_t seed,
-                             const std::string& dir, std::ostream& log,
+                             const std::string& dir, Device device, std::ostream& log,
                              distributed::Communicator* communicator = nullptr);
 
 }  // namespace emrrg::train

@@ -10,11 +10,12 @@
 namespace emrrg::train {
 
 ReportLanguageModel::ReportLanguageModel(const models::LlamaConfig& config,
-                                         std::shared_ptr<const data::Tokenizer> tokenizer, uint64_t seed)
+                                         std::shared_ptr<const data::Tokenizer> tokenizer, uint64_t seed, Device device)
     : init_(seed), llama_(config, init_), tokenizer_(std::move(tokenizer)) {
   if (config.vocab_size != tokenizer_->vocab_size())
     throw std::invalid_argument("ReportLanguageModel: vocab_size " + std::to_string(config.vocab_size) +
                                 " but the tokenizer has " + std::to_string(tokenizer_->vocab_size()) + " pieces");
+  llama_.to(device);
 }
 
 Tensor ReportLanguageModel::loss(const data::Batch& batch) {
@@ -30,8 +31,8 @@ Tensor ReportLanguageModel::loss(const data::Batch& batch) {
       input[b * L + t] = t == 0 ? tokenizer_->bos_id() : id[b * L + t - 1];
       target[b * L + t] = m[b * L + t] > 0 ? id[b * L + t] : -100;
     }
-  const Tensor logits = llama_.forward(from_vector(input, {B, L}));  // [B, L, vocab]
-  return cross_entropy(logits, from_vector(target, {B, L}));
+  const Tensor logits = llama_.forward(to_device(from_vector(input, {B, L}), llama_.device()));  // [B, L, vocab]
+  return cross_entropy(logits, to_device(from_vector(target, {B, L}), logits.device()));
 }
 
 std::vector<TrainedParameter> ReportLanguageModel::trained_parameters() {

@@ -13,11 +13,13 @@ namespace emrrg::train {
 
 class ReportLanguageModel : public Trainable {
  public:
-  // config.vocab_size must be the tokenizer's; parameters are drawn from `seed`.
+  // config.vocab_size must be the tokenizer's; parameters are drawn from `seed` on the host, then
+  // moved to `device`.
   ReportLanguageModel(const models::LlamaConfig& config, std::shared_ptr<const data::Tokenizer> tokenizer,
-                      uint64_t seed);
+                      uint64_t seed, Device device = Device::cpu());
 
-  // Mean NLL of the report tokens (report_mask) given BOS and the tokens before them.
+  // Mean NLL of the report tokens (report_mask) given BOS and the tokens before them; the batch
+  // stays on the host, the inputs and targets made from it go to the model's device.
   Tensor loss(const data::Batch& batch) override;
   // Every parameter; the RMSNorm weights without weight decay.
   std::vector<TrainedParameter> trained_parameters() override;

@@ -73,9 +73,10 @@ struct RunSetup {
   std::optional<EmrrgSetup> emrrg;
   std::unique_ptr<Trainable> model;
   std::string description;
+  Device device;  // where build_model puts the model
 
-  RunSetup(const std::string& path, const std::vector<std::string>& overrides, bool random_init)
-      : source(path), doc(config::load_document(path, overrides)) {
+  RunSetup(const std::string& path, const std::vector<std::string>& overrides, bool random_init, Device device)
+      : source(path), doc(config::load_document(path, overrides)), device(device) {
     config::reject_unknown_tables(
         doc, {"data", "train", "generate", "report_lm", "vision", "llm", "model", "weights", "random_init", "pretrain"},
         source);
@@ -102,14 +103,14 @@ struct RunSetup {
   // `backbone`, when not empty, replaces [weights] backbone.
   void build_model(const std::string& backbone = "") {
     if (emrrg) {
-      auto m = build_emrrg_trainable(*emrrg, train.seed, backbone);
+      auto m = build_emrrg_trainable(*emrrg, train.seed, backbone, device);
       int64_t trained = 0;
       for (const TrainedParameter& p : m->trained_parameters()) trained += p.tensor.numel();
       description = "EMRRG (" + std::to_string(models::count_parameters(m->model()).total()) + " parameters, " +
                     std::to_string(trained) + " trained)";
       model = std::move(m);
     } else {
-      auto m = std::make_unique<ReportLanguageModel>(report_lm->llama, tokenizer, train.seed);
+      auto m = std::make_unique<ReportLanguageModel>(report_lm->llama, tokenizer, train.seed, device);
       description = "report language model (" + std::to_string(m->llama().num_parameters()) + " parameters)";
       model = std::move(m);
     }
@@ -154,7 +155,7 @@ void load_trained_model(RunSetup& setup, const std::string& weights) {
 }  // namespace
 
 TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
-  RunSetup setup(o.config_path, o.overrides, o.random_init);
+  RunSetup setup(o.config_path, o.overrides, o.random_init, o.device);
   if (!o.resume_dir.empty()) setup.train.trainer.out_dir = o.resume_dir;
   if (!o.out_dir.empty()) setup.train.trainer.out_dir = o.out_dir;
   setup.train.trainer.profile = o.profile;
@@ -162,6 +163,9 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
   std::unique_ptr<distributed::MpiCommunicator> comm;
   const distributed::LaunchEnv env = distributed::read_launch_env();
   if (env.distributed() || o.zero > 0) {
+    if (!o.device.is_cpu())
+      throw std::runtime_error("distributed: data-parallel training runs on the CPU (MPI averages host tensors; NCCL is not "
+                               "wired into emrrg train yet): pass --device cpu, not " + o.device.str());
     comm = std::make_unique<distributed::MpiCommunicator>(o.dist_timeout);
     // srun without MPI support starts N programs that each start MPI alone: N separate runs.
     if (env.distributed() && comm->world_size() != env.world_size)
@@ -179,12 +183,15 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
   std::ostream& log = !comm || comm->rank() == 0 ? main_log : quiet;  // rank 0 speaks for the job
   const data::ReportDataset train_set = setup.dataset("train"), val_set = setup.dataset("val");
   std::string backbone;
-  if (has_pretrain(setup.doc))
-    backbone = pretrain_encoder(setup.emrrg->config.vision, read_pretrain_config(setup.doc, setup.source), train_set,
-                                setup.data.num_workers, setup.train.seed,
-                                (std::filesystem::path(setup.train.trainer.out_dir) / "pretrain").string(), log,
-                                comm.get());
+  if (has_pretrain(setup.doc)) {
+    PretrainConfig stage1 = read_pretrain_config(setup.doc, setup.source);
+    stage1.precision = setup.train.trainer.precision;
+    backbone = pretrain_encoder(setup.emrrg->config.vision, stage1, train_set, setup.data.num_workers, setup.train.seed,
+                                (std::filesystem::path(setup.train.trainer.out_dir) / "pretrain").string(), o.device,
+                                log, comm.get());
+  }
   setup.build_model(backbone);
+  setup.train.trainer.device_memory_mb = device_memory_reporter(o.device);
   data::LoaderConfig shard = setup.loader(true);
   if (comm) {
     shard.rank = comm->rank();
@@ -193,9 +200,8 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
   // Rank 0 validates on the whole split.
   data::DataLoader train_loader(train_set, shard), val_loader(val_set, setup.loader(false));
   LoaderSource train_data(train_loader), val_data(val_loader);
-  log << "train: " << setup.description << " on "
-      << train_set.size() << " training and " << val_set.size() << " validation studies of '" << setup.data.annotation
-      << "'";
+  log << "train: " << setup.description << " on " << o.device.str() << ", " << train_set.size() << " training and "
+      << val_set.size() << " validation studies of '" << setup.data.annotation << "'";
   if (comm) log << ", data parallel over " << comm->world_size() << " ranks" << (o.zero == 1 ? " with ZeRO-1" : "");
   log << "\n";
   Trainer trainer(
@@ -208,7 +214,7 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
 }
 
 TestResult run_test(const TestRunOptions& o, std::ostream& log) {
-  RunSetup setup(o.config_path, o.overrides, o.random_init);
+  RunSetup setup(o.config_path, o.overrides, o.random_init, o.device);
   load_trained_model(setup, o.weights);
   const data::ReportDataset train_set = setup.dataset("train"), split = setup.dataset(o.split);
   data::DataLoader loader(split, setup.loader(false));
@@ -223,12 +229,12 @@ TestResult run_test(const TestRunOptions& o, std::ostream& log) {
     write_file_atomic(o.reports_path, text);
   }
   log << "test: " << r.reports.size() << " studies of the " << o.split << " split of '" << setup.data.annotation
-      << "'\n";
+      << "' on " << o.device.str() << "\n";
   return r;
 }
 
 std::string generate_report(const ReportGenerationOptions& o) {
-  RunSetup setup(o.config_path, o.overrides, o.random_init);
+  RunSetup setup(o.config_path, o.overrides, o.random_init, o.device);
   if (!setup.emrrg) throw std::runtime_error("generate --config: '" + o.config_path + "' is not an EMRRG config");
   if (o.images.empty()) throw std::runtime_error("generate --config: no images");
   load_trained_model(setup, o.weights);

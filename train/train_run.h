@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/device.h"
 #include "runtime/profiler.h"
 #include "train/checkpoint.h"
 #include "train/report_validation.h"
@@ -26,10 +27,13 @@ struct TrainRunOptions {
   // begins the session at its first step and marks each step's end.
   profiler::Session* profile = nullptr;
   bool random_init = false;            // EMRRG from [random_init], without the weight files
+  // Where the model (and a [pretrain] stage's classifier) trains; the data are read on the host
+  // and each batch is copied there. A data-parallel run trains on the CPU (MPI reduces host tensors).
+  Device device = Device::cpu();
 };
 
 // Trains to the end; returns the final state. Throws std::runtime_error naming the file and
-// key for a bad config, and the file for bad data.
+// key for a bad config, the file for bad data, and for a data-parallel run on a GPU.
 TrainerState run_training(const TrainRunOptions& options, std::ostream& log);
 
 struct TestRunOptions {
@@ -39,6 +43,7 @@ struct TestRunOptions {
   std::string split = "test";
   std::string reports_path;  // non-empty: one JSON line per study {id, reference, generated}
   bool random_init = false;
+  Device device = Device::cpu();  // where the model generates and scores the split
 };
 
 struct TestResult {
@@ -57,6 +62,7 @@ struct ReportGenerationOptions {
   std::string weights;
   std::vector<std::string> images;  // the views of one study, in the data set's order
   bool random_init = false;
+  Device device = Device::cpu();
 };
 
 // `emrrg generate --config`: one report for the images of one study, with the [generate] settings.

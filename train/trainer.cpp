@@ -152,6 +152,11 @@ Trainer::Trainer(Trainable& model, BatchSource& data, const TrainerOptions& opti
   if (!plain.empty()) optimizer_->add_param_group(plain, 0.0);
 }
 
+std::function<double()> device_memory_reporter(Device device) {
+  if (device.is_cpu()) return {};
+  return [device] { return static_cast<double>(device_backend(device.type).peak_allocated_bytes(device)) / (1 << 20); };
+}
+
 bool Trainer::main_rank() const { return !options_.communicator || options_.communicator->rank() == 0; }
 
 int Trainer::world_size() const { return options_.communicator ? options_.communicator->world_size() : 1; }

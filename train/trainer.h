@@ -55,7 +55,7 @@ struct TrainerOptions {
   bool tensorboard = true;
   // Peak device memory in MiB for the JSONL (the CUDA caching allocator's statistics); unset on
   // the CPU, where the log has the process's peak resident memory.
-  std::function<double()> device_memory_mb;
+  std::function<double()> device_memory_mb;  // device_memory_reporter(the model's device)
   // Data parallel over the communicator's ranks (null: one process). Each rank's BatchSource
   // delivers its own shard; gradients are averaged in buckets of bucket_bytes; rank 0 logs,
   // validates and writes checkpoints (docs/DISTRIBUTED.md).
@@ -66,6 +66,10 @@ struct TrainerOptions {
   // it traces the steps after warm-up; each step has forward, backward and optimizer phase ranges.
   profiler::Session* profile = nullptr;
 };
+
+// What TrainerOptions::device_memory_mb reports for a model on `device`: its backend's peak
+// allocation in MiB; nothing (an empty function) on the CPU.
+std::function<double()> device_memory_reporter(Device device);
 
 using Metrics = std::map<std::string, double>;
 // Runs validation on the model in evaluation mode and returns its metrics.

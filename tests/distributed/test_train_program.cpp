@@ -47,9 +47,11 @@ TEST(TrainProgram, TwoRanksTrainCheckpointAndResume) {
 TEST(TrainProgram, TwoRanksTrainTheDemoConfigWithItsPretrainingStage) {
   ScratchDir dir("mpi_train_demo_config");
   const std::string annotation = make_phantom(dir / "data", 32), run = dir / "run";
-  const std::string train = std::string(EMRRG_BINARY) + " train --config " + EMRRG_SOURCE_DIR + "/configs/demo.toml" +
-                            " --set data.annotation=" + annotation + " --set llm.tokenizer=" + EMRRG_SOURCE_DIR +
-                            "/configs/demo_tokenizer.model --set pretrain.max_steps=3" +
+  // The config names its tokenizer relative to the source tree; ctest runs the test in the build tree.
+  const std::string configs = std::string(EMRRG_SOURCE_DIR) + "/configs";
+  const std::string train = std::string(EMRRG_BINARY) + " train --config " + configs + "/demo.toml" +
+                            " --set data.annotation=" + annotation + " --set llm.tokenizer=" + configs +
+                            "/demo_tokenizer.model --set pretrain.max_steps=3" +
                             " --set pretrain.batch_size=4 --set train.batch_size=4 --set train.val_every=4" +
                             " --set generate.beams=1 --set generate.min_new_tokens=1 --set generate.max_new_tokens=6";
   JobResult r = run_job(mpirun2() + train + " --set train.max_steps=4 --out " + run);

@@ -2,8 +2,9 @@
 # On a machine with an NVIDIA GPU, connected or not: builds the CUDA backend for the local GPU
 # (EMRRG_CUDA_ARCHS, default native; 90 for an H100/H200), runs the `gpu` tests (every kernel
 # and backend test against the CPU, on the real device), the kernel roofline table next to
-# PyTorch's anchors (when python3 imports torch), a profiled MLP demo on the GPU and the CUDA
-# benchmarks, and prints a short final table. Full logs go to $OUT or build-gpu/results.
+# PyTorch's anchors (when python3 imports torch), a profiled MLP demo on the GPU, a shortened
+# `emrrg demo` (EMRRG trained and tested on the GPU) and the CUDA benchmarks, and prints a short
+# final table. Full logs go to $OUT or build-gpu/results.
 # Meant to finish in under 8 minutes on one H200.
 # Offline: run scripts/gather-gpu-deps.sh on a connected machine and copy third_party/debs along
 # (docs/KERNELS.md); scripts/gpu-deps-env.sh then unpacks and uses them.
@@ -52,10 +53,15 @@ fi
 step roofline "$out/roofline.txt" build-gpu/bin/roofline "${anchors[@]}" --json "$out/roofline.json"
 roofline_rc=$?
 
-# The profiler on the real device: a trace of 3 training steps and its summary table.
-step "profiled demo" "$out/profile.txt" build-gpu/bin/emrrg demo-mlp --device cuda --steps 20 --hidden 1024 \
+# The profiler on the real device: a trace of 3 training steps of the MLP demo and its summary table.
+step "profiled demo-mlp" "$out/profile.txt" build-gpu/bin/emrrg demo-mlp --device cuda --steps 20 --hidden 1024 \
   --profile "$out/trace.json" --profile-warmup 5 --profile-steps 3
 profile_rc=$?
+
+# EMRRG trained on the device end to end, shortened: both stages, validation, the test table.
+step "emrrg demo" "$out/emrrg_demo.txt" build-gpu/bin/emrrg demo --device cuda --studies 300 --data "$out/demo_data" \
+  --out "$out/demo_run" --set pretrain.max_steps=60 --set train.max_steps=120 --set train.val_every=120
+demo_rc=$?
 
 step "bench_cuda" "$out/bench.txt" build-gpu/bin/bench_cuda --benchmark_min_time=0.2
 bench_rc=$?
@@ -68,4 +74,4 @@ echo
 printf '%-22s %4s %8s  %s\n' step rc time log
 printf '%s\n' "${steps[@]}"
 echo "total: $(($(date +%s) - start)) s; logs in $out"
-exit $((tests_rc || roofline_rc || profile_rc || bench_rc))
+exit $((tests_rc || roofline_rc || profile_rc || demo_rc || bench_rc))

@@ -9,6 +9,7 @@
 
 #include "models/emrrg/parameter_count.h"
 #include "runtime/safetensors.h"
+#include "tests/train/tiny_emrrg_run.h"
 #include "tests/train/trainer_test_util.h"
 #include "train/config/run_config.h"
 #include "train/config/toml_document.h"
@@ -23,22 +24,8 @@ using testing::ScratchDir;
 
 const std::string kConfigs = EMRRG_CONFIGS_DIR;
 
-// A tiny EMRRG on the 30-study phantom set at 16 px: ARM 16 wide, one block; LLM 16 wide, two
-// layers, both hybrid; the demo's 512-piece report tokenizer.
 std::string write_emrrg_config(const ScratchDir& dir) {
-  const std::string annotation = testing::make_phantom(dir / "data", 16);
-  const std::string path = dir / "emrrg.toml";
-  std::ofstream(path) << "[data]\nannotation = \"" << annotation << "\"\ndataset = \"demo\"\nmax_length = 24\nnum_workers = 1\n"
-                      << "[vision]\nkind = \"arm\"\nimage_size = 16\npatch_size = 8\nd_model = 16\ndepth = 1\nd_state = 4\n"
-                      << "[llm]\ntokenizer = \"" << kConfigs << "/demo_tokenizer.model\"\nvocab_size = 512\nhidden_size = 16\n"
-                      << "num_hidden_layers = 2\nnum_attention_heads = 2\nintermediate_size = 32\n"
-                      << "[model]\nllm_tuning = \"hybrid\"\nhybrid_layers = [0, 1]\nprompt = \"<ImageHere>\"\n"
-                      << "vision_tuning = \"lora_p_x\"\nvision_lora_rank = 4\n"
-                      << "[pretrain]\nmax_steps = 3\nbatch_size = 4\nlr = 1e-3\nwarmup_steps = 1\n"
-                      << "[train]\nbatch_size = 4\nepochs = 0\nmax_steps = 4\nlr = 1e-2\nlr_min = 1e-3\nout_dir = \""
-                      << dir / "out" << "\"\nlog_every = 1\ntensorboard = false\n"
-                      << "[generate]\nbeams = 2\nmin_new_tokens = 2\nmax_new_tokens = 5\n";
-  return path;
+  return testing::write_tiny_emrrg_config(dir, kConfigs + "/demo_tokenizer.model");
 }
 
 TEST(EmrrgTrain, PretrainsTheEncoderTrainsTestsAndGenerates) {
@@ -127,6 +114,7 @@ TEST(EmrrgConfigs, PaperConfigsCountTheirModelsAndBuildWithRandomWeights) {
         "random_init.tokenizer=\"" + std::string(EMRRG_FIXTURES_DIR) + "/tokenizers/" + p.tokenizer + "\"";
     const toml::table doc = config::load_document(path);
     EXPECT_EQ(config::read_train_config(doc, path).trainer.val_per_epoch, p.views == 1 ? 2 : 1);
+    EXPECT_EQ(config::read_train_config(doc, path).trainer.precision, "bf16");  // float32 masters for the bfloat16 weights
     EXPECT_EQ(config::read_generate_config(doc, path).beams, p.views == 1 ? 3 : 5);
     EXPECT_EQ(config::read_data_config(doc, path).max_length, p.views == 1 ? 100 : 60);
     // Without the files the paper configs name what is missing; --random-init needs none of them.
@@ -184,11 +172,7 @@ TEST(EmrrgDemo, SmallPipelineLowersBothLossesAndPrintsTheTable) {
   EXPECT_EQ(r.state.step, 30);
   auto losses = [](const std::string& jsonl) {
     std::vector<double> out;
-    std::ifstream in(jsonl);
-    for (std::string line; std::getline(in, line);) {
-      const nlohmann::json j = nlohmann::json::parse(line);
-      if (j["type"] == "train") out.push_back(j["loss"].get<double>());
-    }
+    for (const nlohmann::json& j : testing::log_records(jsonl, "train")) out.push_back(j["loss"].get<double>());
     return out;
   };
   auto mean_of = [](const std::vector<double>& v, size_t begin, size_t end) {

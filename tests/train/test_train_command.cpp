@@ -76,12 +76,21 @@ TEST(TrainCommand, ProgramReportsConfigErrorsAndResumes) {
   EXPECT_EQ(run_emrrg("train --config " + config + " --set report_lm.depth=3", out), 1);
   EXPECT_NE(out.find("[report_lm] unknown key 'depth'"), std::string::npos) << out;
 
+  // --device cuda without a usable GPU is an error saying what is missing (the build or the GPU).
+  const int on_cuda =
+      run_emrrg("train --config " + config + " --device cuda --set train.max_steps=1 --out " + dir / "cuda", out);
+  if (on_cuda != 0)
+    EXPECT_NE(out.find("emrrg: error: --device cuda: no CUDA device (this build has "), std::string::npos) << out;
+  else
+    EXPECT_NE(out.find(" on cuda:0, 21 training and 3 validation studies"), std::string::npos) << out;
+
   const std::string run = dir / "run";
-  ASSERT_EQ(run_emrrg("train --config " + config + " --out " + run, out), 0) << out;
+  ASSERT_EQ(run_emrrg("train --config " + config + " --out " + run + " --device cpu", out), 0) << out;
+  EXPECT_NE(out.find(" parameters) on cpu, 21 training and 3 validation studies"), std::string::npos) << out;
   const std::string first = train::read_file(run + "/checkpoints/step_00000006/model.safetensors");
   // Lose the last checkpoint and resume: steps 5 and 6 are redone to the same weights.
   std::filesystem::remove_all(run + "/checkpoints/step_00000006");
-  ASSERT_EQ(run_emrrg("train --config " + config + " --resume " + run, out), 0) << out;
+  ASSERT_EQ(run_emrrg("train --config " + config + " --resume " + run + " --device cpu", out), 0) << out;
   EXPECT_NE(out.find("continuing from " + run + "/checkpoints/step_00000004"), std::string::npos) << out;
   EXPECT_EQ(train::read_file(run + "/checkpoints/step_00000006/model.safetensors"), first);
 }
@@ -123,7 +132,7 @@ TEST(TestCommand, ScoresTheTestSplitBesideTheBaselinesWithTestLoss) {
         << e.what();
   }
   std::string out;
-  ASSERT_EQ(run_emrrg("test --config " + config + " --weights " + dir / "out/checkpoints/step_00000006" + " --json", out), 0)
+  ASSERT_EQ(run_emrrg("test --config " + config + " --weights " + dir / "out/checkpoints/step_00000006" + " --json --device cpu", out), 0)
       << out;
   const nlohmann::json j = nlohmann::json::parse(out.substr(out.find('{')));
   EXPECT_EQ(j["model"]["test_loss"], r.metrics.at("test_loss"));

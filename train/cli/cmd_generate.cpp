@@ -82,6 +82,7 @@ const bool registered = emrrg::cli::register_command(
        return [o, report, prompt, prompt_ids, device, profile, &app] {
          if (app.count("--config")) {
            if (report->weights.empty()) throw std::runtime_error("generate --config: --weights is required");
+           report->device = emrrg::cli::resolve_device(*device);
            std::cout << emrrg::train::generate_report(*report) << "\n";
            return 0;
          }

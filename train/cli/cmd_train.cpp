@@ -1,10 +1,11 @@
-// `emrrg train --config C [--set table.key=value ...] [--resume DIR] [--out DIR] [--zero 1]`;
+// `emrrg train --config C [--set table.key=value ...] [--resume DIR] [--out DIR] [--device D] [--zero 1]`;
 // under `mpirun -np N` (or srun) every rank trains its shard of the data (docs/DISTRIBUTED.md).
 #include <iostream>
 #include <thread>
 
 #include "runtime/threading.h"
 #include "train/cli/command_registry.h"
+#include "train/cli/device_option.h"
 #include "train/cli/profile_option.h"
 #include "train/distributed/launch_env.h"
 #include "train/train_run.h"
@@ -14,6 +15,7 @@ const bool registered = emrrg::cli::register_command(
     {"train", "Train the model a TOML config describes (docs/CONFIG.md), resumable and logged", [](CLI::App& app) {
        auto o = std::make_shared<emrrg::train::TrainRunOptions>();
        auto threads = std::make_shared<int>(0);
+       auto device = std::make_shared<std::string>();
        app.add_option("--config", o->config_path, "TOML config")->required()->check(CLI::ExistingFile);
        app.add_option("--set", o->overrides, "Override a config key: table.key=value (repeatable)");
        app.add_option("--resume", o->resume_dir, "Continue the run in this folder from its newest valid checkpoint");
@@ -24,6 +26,7 @@ const bool registered = emrrg::cli::register_command(
            ->capture_default_str()
            ->check(CLI::PositiveNumber);
        app.add_flag("--random-init", o->random_init, "EMRRG with random weights of [random_init]'s shapes, without the weight files");
+       emrrg::cli::add_device_option(app, *device);
        auto profile = std::make_shared<emrrg::cli::ProfileChoice>();
        emrrg::cli::add_profile_options(app, *profile, "training step");
        // The steps of the model the config describes: with [pretrain], stage 2's (EMRRG's), after
@@ -33,8 +36,11 @@ const bool registered = emrrg::cli::register_command(
            ->description("Write a Chrome/Perfetto trace (trace event JSON) of a few training steps of the config's "
                          "model (with [pretrain]: stage 2's EMRRG steps; stage 1 is not traced) and print a summary "
                          "table to stderr");
-       return std::function<int()>([o, threads, profile] {
+       return std::function<int()>([o, threads, device, profile] {
          const emrrg::train::distributed::LaunchEnv env = emrrg::train::distributed::read_launch_env();
+         // Data-parallel ranks average their gradients with MPI on the host, so auto picks the CPU there.
+         const bool data_parallel = env.distributed() || o->zero > 0;
+         o->device = data_parallel && *device == "auto" ? emrrg::Device::cpu() : emrrg::cli::resolve_device(*device);
          if (*threads > 0) emrrg::set_num_threads(*threads);
          else if (env.local_size > 1) emrrg::set_num_threads(emrrg::train::distributed::threads_per_rank(env, static_cast<int>(std::thread::hardware_concurrency())));
          auto session = emrrg::cli::start_profile(*profile);
