@@ -19,6 +19,7 @@
 #include "train/data/loader.h"
 #include "train/distributed/config_agreement.h"
 #include "train/distributed/launch_env.h"
+#include "train/distributed/file_rendezvous.h"
 #include "train/distributed/mpi_communicator.h"
 #include "train/emrrg_trainable.h"
 #include "train/encoder_pretraining.h"
@@ -159,26 +160,52 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
   if (!o.resume_dir.empty()) setup.train.trainer.out_dir = o.resume_dir;
   if (!o.out_dir.empty()) setup.train.trainer.out_dir = o.out_dir;
   setup.train.trainer.profile = o.profile;
-  // Launched as several ranks (mpirun, srun): MPI joins them, and they must agree on the run.
-  std::unique_ptr<distributed::MpiCommunicator> comm;
+  // Launched as several ranks (mpirun, srun): MPI joins them (or, with --dist-init, NCCL alone
+  // through a shared file), and they must agree on the run.
+  std::unique_ptr<distributed::MpiCommunicator> mpi;
+  std::unique_ptr<distributed::Communicator> nccl;
+  distributed::Communicator* comm = nullptr;
+  Device device = o.device;
   const distributed::LaunchEnv env = distributed::read_launch_env();
+  if (!o.dist_init.empty() && !env.distributed())
+    throw std::runtime_error("distributed: --dist-init joins the ranks of a job, but this process was not started as "
+                             "one (by srun or mpirun)");
+  if (!o.dist_init.empty() && device.type != DeviceType::CUDA)
+    throw std::runtime_error("distributed: --dist-init bootstraps NCCL, which averages GPU tensors; this run is on " +
+                             device.str() + " (pass --device cuda, or leave --dist-init out to average with MPI)");
   if (env.distributed() || o.zero > 0) {
-    if (!o.device.is_cpu())
-      throw std::runtime_error("distributed: data-parallel training runs on the CPU (MPI averages host tensors; NCCL is not "
-                               "wired into emrrg train yet): pass --device cpu, not " + o.device.str());
-    comm = std::make_unique<distributed::MpiCommunicator>(o.dist_timeout);
-    // srun without MPI support starts N programs that each start MPI alone: N separate runs.
-    if (env.distributed() && comm->world_size() != env.world_size)
-      throw std::runtime_error("distributed: the launcher (" + env.launcher + ") started " + std::to_string(env.world_size) +
-                               " ranks but MPI joined " + std::to_string(comm->world_size()) +
-                               " (under srun, pass --mpi=pmix, or start the job with mpirun)");
+    if (o.dist_init.empty()) {
+      mpi = std::make_unique<distributed::MpiCommunicator>(o.dist_timeout);
+      // srun without MPI support starts N programs that each start MPI alone: N separate runs.
+      if (env.distributed() && mpi->world_size() != env.world_size)
+        throw std::runtime_error("distributed: the launcher (" + env.launcher + ") started " +
+                                 std::to_string(env.world_size) + " ranks but MPI joined " +
+                                 std::to_string(mpi->world_size()) +
+                                 " (under srun, pass --mpi=pmix or --dist-init file:PATH, or start the job with mpirun)");
+      comm = mpi.get();
+    }
+    if (device.type == DeviceType::CUDA) {
+      if (!o.gpu_communicator)
+        throw std::runtime_error("distributed: data parallelism on " + device.str() +
+                                 " needs NCCL, which this build does not link (configure with -DEMRRG_CUDA=ON), or "
+                                 "pass --device cpu");
+      // One process per GPU: a rank takes its node's GPU number local_rank.
+      device = Device::cuda(env.local_rank);
+      distributed::NcclBootstrap bootstrap;
+      bootstrap.mpi = mpi.get();
+      if (!o.dist_init.empty()) bootstrap.init_file = distributed::parse_dist_init(o.dist_init);
+      nccl = o.gpu_communicator(mpi ? mpi->rank() : env.rank, mpi ? mpi->world_size() : env.world_size, env.local_rank,
+                                bootstrap, o.dist_timeout);
+      comm = nccl.get();
+    }
     std::ostringstream resolved;
     resolved << config::load_document(o.config_path, o.overrides) << "\nout_dir=" << o.out_dir << "\nresume=" << o.resume_dir
              << "\nzero=" << o.zero;
     distributed::check_same_config(*comm, resolved.str());
-    setup.train.trainer.communicator = comm.get();
+    setup.train.trainer.communicator = comm;
     setup.train.trainer.zero_stage = o.zero;
   }
+  setup.device = device;
   std::ostringstream quiet;
   std::ostream& log = !comm || comm->rank() == 0 ? main_log : quiet;  // rank 0 speaks for the job
   const data::ReportDataset train_set = setup.dataset("train"), val_set = setup.dataset("val");
@@ -187,11 +214,11 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
     PretrainConfig stage1 = read_pretrain_config(setup.doc, setup.source);
     stage1.precision = setup.train.trainer.precision;
     backbone = pretrain_encoder(setup.emrrg->config.vision, stage1, train_set, setup.data.num_workers, setup.train.seed,
-                                (std::filesystem::path(setup.train.trainer.out_dir) / "pretrain").string(), o.device,
-                                log, comm.get());
+                                (std::filesystem::path(setup.train.trainer.out_dir) / "pretrain").string(), device,
+                                log, comm);
   }
   setup.build_model(backbone);
-  setup.train.trainer.device_memory_mb = device_memory_reporter(o.device);
+  setup.train.trainer.device_memory_mb = device_memory_reporter(device);
   data::LoaderConfig shard = setup.loader(true);
   if (comm) {
     shard.rank = comm->rank();
@@ -200,9 +227,11 @@ TrainerState run_training(const TrainRunOptions& o, std::ostream& main_log) {
   // Rank 0 validates on the whole split.
   data::DataLoader train_loader(train_set, shard), val_loader(val_set, setup.loader(false));
   LoaderSource train_data(train_loader), val_data(val_loader);
-  log << "train: " << setup.description << " on " << o.device.str() << ", " << train_set.size() << " training and "
+  log << "train: " << setup.description << " on " << device.str() << ", " << train_set.size() << " training and "
       << val_set.size() << " validation studies of '" << setup.data.annotation << "'";
-  if (comm) log << ", data parallel over " << comm->world_size() << " ranks" << (o.zero == 1 ? " with ZeRO-1" : "");
+  if (comm)
+    log << ", data parallel over " << comm->world_size() << " ranks" << (o.zero == 1 ? " with ZeRO-1" : "") << " ("
+        << comm->engine() << ")";
   log << "\n";
   Trainer trainer(
       *setup.model, train_data, setup.train.trainer,

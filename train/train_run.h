@@ -4,13 +4,17 @@
 // [pretrain] table its encoder is first pre-trained, train/encoder_pretraining.h) or the text-only
 // report language model ([report_lm], train/report_lm.h).
 #pragma once
+#include <functional>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "runtime/device.h"
 #include "runtime/profiler.h"
 #include "train/checkpoint.h"
+#include "train/distributed/communicator.h"
+#include "train/distributed/nccl_communicator.h"
 #include "train/report_validation.h"
 
 namespace emrrg::train {
@@ -28,8 +32,17 @@ struct TrainRunOptions {
   profiler::Session* profile = nullptr;
   bool random_init = false;            // EMRRG from [random_init], without the weight files
   // Where the model (and a [pretrain] stage's classifier) trains; the data are read on the host
-  // and each batch is copied there. A data-parallel run trains on the CPU (MPI reduces host tensors).
+  // and each batch is copied there. A data-parallel run on CUDA takes its node's GPU
+  // cuda:<local rank> and averages on it through gpu_communicator.
   Device device = Device::cpu();
+  // Makes the NCCL communicator of a data-parallel run on GPUs: the program sets it in builds
+  // that link NCCL; without it such a run is refused.
+  std::function<std::unique_ptr<distributed::Communicator>(int rank, int world_size, int device,
+                                                           const distributed::NcclBootstrap& bootstrap, double timeout)>
+      gpu_communicator;
+  // "file:PATH" (--dist-init): NCCL's unique id through a file every rank sees, for launches
+  // without MPI (srun without PMI); empty: through MPI.
+  std::string dist_init;
 };
 
 // Trains to the end; returns the final state. Throws std::runtime_error naming the file and

@@ -84,6 +84,15 @@ TEST(TrainCommand, ProgramReportsConfigErrorsAndResumes) {
   else
     EXPECT_NE(out.find(" on cuda:0, 21 training and 3 validation studies"), std::string::npos) << out;
 
+  // --dist-init: a malformed spec is refused at parse time; a process that no launcher started,
+  // or a CPU run, has no NCCL ranks to join.
+  EXPECT_NE(run_emrrg("train --config " + config + " --dist-init tcp://host:1234", out), 0);
+  EXPECT_NE(out.find("tcp://host:1234"), std::string::npos) << out;
+  EXPECT_EQ(run_emrrg("train --config " + config + " --device cpu --dist-init file:" + dir / "nccl.id", out), 1);
+  EXPECT_NE(out.find("--dist-init joins the ranks of a job, but this process was not started as one"), std::string::npos)
+      << out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "nccl.id"));
+
   const std::string run = dir / "run";
   ASSERT_EQ(run_emrrg("train --config " + config + " --out " + run + " --device cpu", out), 0) << out;
   EXPECT_NE(out.find(" parameters) on cpu, 21 training and 3 validation studies"), std::string::npos) << out;

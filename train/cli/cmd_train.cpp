@@ -1,5 +1,6 @@
-// `emrrg train --config C [--set table.key=value ...] [--resume DIR] [--out DIR] [--device D] [--zero 1]`;
-// under `mpirun -np N` (or srun) every rank trains its shard of the data (docs/DISTRIBUTED.md).
+// `emrrg train --config C [--set table.key=value ...] [--resume DIR] [--out DIR] [--device D] [--zero 1]
+// [--dist-init file:PATH]`; under `mpirun -np N` (or srun) every rank trains its shard of the data,
+// averaging with MPI on the CPU and NCCL on GPUs (docs/DISTRIBUTED.md).
 #include <iostream>
 #include <thread>
 
@@ -7,8 +8,12 @@
 #include "train/cli/command_registry.h"
 #include "train/cli/device_option.h"
 #include "train/cli/profile_option.h"
+#include "train/distributed/file_rendezvous.h"
 #include "train/distributed/launch_env.h"
 #include "train/train_run.h"
+#if defined(EMRRG_WITH_CUDA)
+#include "train/distributed/nccl_communicator.h"
+#endif
 
 namespace {
 const bool registered = emrrg::cli::register_command(
@@ -25,6 +30,17 @@ const bool registered = emrrg::cli::register_command(
        app.add_option("--dist-timeout", o->dist_timeout, "Seconds a collective waits for the other ranks before ending the job")
            ->capture_default_str()
            ->check(CLI::PositiveNumber);
+       app.add_option("--dist-init", o->dist_init,
+                      "file:PATH: GPU ranks exchange NCCL's unique id through this file on a filesystem every node "
+                      "shares, for launches without MPI (srun without PMI); it must not exist yet")
+           ->check([](const std::string& spec) {
+             try {
+               emrrg::train::distributed::parse_dist_init(spec);
+               return std::string();
+             } catch (const std::invalid_argument& e) {
+               return std::string(e.what());
+             }
+           });
        app.add_flag("--random-init", o->random_init, "EMRRG with random weights of [random_init]'s shapes, without the weight files");
        emrrg::cli::add_device_option(app, *device);
        auto profile = std::make_shared<emrrg::cli::ProfileChoice>();
@@ -38,9 +54,18 @@ const bool registered = emrrg::cli::register_command(
                          "table to stderr");
        return std::function<int()>([o, threads, device, profile] {
          const emrrg::train::distributed::LaunchEnv env = emrrg::train::distributed::read_launch_env();
-         // Data-parallel ranks average their gradients with MPI on the host, so auto picks the CPU there.
+#if defined(EMRRG_WITH_CUDA)
+         // Data-parallel GPU ranks average their gradients with NCCL.
+         o->gpu_communicator = [](int rank, int world_size, int gpu, const emrrg::train::distributed::NcclBootstrap& b,
+                                  double timeout) -> std::unique_ptr<emrrg::train::distributed::Communicator> {
+           return std::make_unique<emrrg::train::distributed::NcclCommunicator>(rank, world_size, gpu, b, timeout);
+         };
+         o->device = emrrg::cli::resolve_device(*device);
+#else
+         // Without NCCL, data-parallel ranks average with MPI on the host, so auto picks the CPU there.
          const bool data_parallel = env.distributed() || o->zero > 0;
          o->device = data_parallel && *device == "auto" ? emrrg::Device::cpu() : emrrg::cli::resolve_device(*device);
+#endif
          if (*threads > 0) emrrg::set_num_threads(*threads);
          else if (env.local_size > 1) emrrg::set_num_threads(emrrg::train::distributed::threads_per_rank(env, static_cast<int>(std::thread::hardware_concurrency())));
          auto session = emrrg::cli::start_profile(*profile);
