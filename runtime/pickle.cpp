@@ -19,6 +19,11 @@ std::string tagged(char tag, const std::string& value) {
   return k;
 }
 
+// A tuple key's string may not grow past this: a pickle can make a tuple of n references to one
+// tuple, nested 16 deep (the memo shares them), whose string would be n^16 long. Such a key
+// falls back to its identity, as a key that is not hashable does.
+constexpr size_t kMaxKeyBytes = size_t{1} << 16;
+
 // The hashable part of Python's key equality: equal keys give equal strings.
 std::optional<std::string> key_of(const PickleValue* v, int depth = 0) {
   switch (v->kind) {
@@ -41,6 +46,7 @@ std::optional<std::string> key_of(const PickleValue* v, int depth = 0) {
         k += std::to_string(sub->size());
         k += ':';
         k += *sub;
+        if (k.size() > kMaxKeyBytes) return std::nullopt;
       }
       return k;
     }

@@ -115,6 +115,25 @@ TEST(Pickle, ARepeatedKeyReplacesTheValue) {
   EXPECT_EQ(u.root->get("k")->integer, 2);
 }
 
+TEST(Pickle, ADictKeyOfSharedNestedTuplesIsKeptByIdentity) {
+  // A tuple of 8 references to one memoised tuple, nested 16 deep, as a dict key: its value
+  // string would be 8^16 tuples long (a fuzz_unpickler run found the hang). Two such keys (the
+  // same object) are one entry; an equal but separately built key would be another.
+  std::string data = "\x80\x02})q";  // the dict, then the innermost tuple () as memo 0
+  data += '\0';
+  for (int level = 1; level <= 16; ++level) {
+    data += "0(";  // POP the previous level (it stays in the memo), MARK
+    for (int i = 0; i < 8; ++i) data += std::string("h") + static_cast<char>(level - 1);
+    data += std::string("tq") + static_cast<char>(level);
+  }
+  data += "K\x01sh\x10K\x02s.";  // {key: 1}, then the same key (memo 16) = 2
+  NoHooks hooks;
+  const Unpickled u = unpickle(data, "nested.pkl", hooks);
+  ASSERT_EQ(u.root->entries.size(), 1u);
+  EXPECT_EQ(u.root->entries[0].second->integer, 2);
+  EXPECT_TRUE(u.root->entries[0].first->is(Kind::Tuple));
+}
+
 TEST(Pickle, MalformedInputIsAnErrorNamingTheProblem) {
   const struct {
     std::string data;
