@@ -22,7 +22,7 @@ OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ctest --test-dir build
 if command -v nvcc >/dev/null; then
   cmake -S . -B build-nvcc -DCMAKE_BUILD_TYPE=Release -DEMRRG_WERROR=ON -DEMRRG_CUDA=ON \
     -DEMRRG_CUDA_ARCHS="80;90" -DEMRRG_SIM=OFF
-  cmake --build build-nvcc --target emrrg_cuda gpu_tests nccl_tests bench_cuda roofline emrrg -j"$jobs"
+  cmake --build build-nvcc --target emrrg_cuda gpu_tests nccl_tests bench_cuda roofline bench_emrrg_paper_scale emrrg -j"$jobs"
 fi
 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEMRRG_SANITIZE=ON -DEMRRG_WERROR=ON \
