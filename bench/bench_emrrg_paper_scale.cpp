@@ -20,6 +20,7 @@
 // --llm-layers N keeps the first N decoder layers and the hybrid layers among them (layer 0 if
 // none); --set changes the config document as `emrrg train --set` does, so a tiny model can be
 // smoke-tested (tests: bench_emrrg_paper_scale_tiny, on the simulated device).
+#include <CLI/CLI.hpp>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -40,11 +41,13 @@
 #include "models/emrrg/emrrg.h"
 #include "models/emrrg/emrrg_step_decoder.h"
 #include "runtime/random.h"
+#include "train/config/run_config.h"
 #include "train/config/toml_document.h"
 #include "train/emrrg_prompt.h"
 #include "train/emrrg_trainable.h"
 #include "train/grad_clip.h"
 #include "train/optimizer.h"
+#include "train/search_settings.h"
 
 namespace {
 
@@ -66,66 +69,35 @@ struct Options {
   int64_t beams = 0;       // 0: [generate] beams
   int64_t new_tokens = 0;  // 0: [generate] max_new_tokens
   int64_t studies = 11562;
-  bool generation = true;
+  bool skip_generation = false;
   bool dry_run = false;  // build on the host only and print the shapes (no device)
   uint64_t seed = 42;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr,
-               "bench_emrrg_paper_scale: %s\nusage: bench_emrrg_paper_scale [--config PATH] [--set key=value]... "
-               "[--llm-layers N] [--batch B] [--views V] [--report-tokens T] [--steps N] [--gen-batch B] "
-               "[--beams K] [--new-tokens N] [--studies N] [--skip-generation] [--seed S] [--dry-run]\n",
-               why.c_str());
-  std::exit(2);
-}
-
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(a + " needs a value");
-      return argv[++i];
-    };
-    auto count = [&](int64_t min) {
-      const std::string v = value();
-      char* end = nullptr;
-      const long long n = std::strtoll(v.c_str(), &end, 10);
-      if (end == v.c_str() || *end != '\0' || n < min) usage(a + " " + v + ": not an integer >= " + std::to_string(min));
-      return static_cast<int64_t>(n);
-    };
-    if (a == "--config") o.config = value();
-    else if (a == "--set") o.overrides.push_back(value());
-    else if (a == "--llm-layers") o.llm_layers = count(1);
-    else if (a == "--batch") o.batch = count(1);
-    else if (a == "--views") o.views = count(1);
-    else if (a == "--report-tokens") o.report_tokens = count(1);
-    else if (a == "--steps") o.steps = count(1);
-    else if (a == "--gen-batch") o.gen_batch = count(1);
-    else if (a == "--beams") o.beams = count(1);
-    else if (a == "--new-tokens") o.new_tokens = count(1);
-    else if (a == "--studies") o.studies = count(1);
-    else if (a == "--seed") o.seed = static_cast<uint64_t>(count(0));
-    else if (a == "--skip-generation") o.generation = false;
-    else if (a == "--dry-run") o.dry_run = true;
-    else usage("unknown argument '" + a + "'");
-  }
-  return o;
+// The options as CLI11 parses them (the program's own command-line library).
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("--config", o.config, "EMRRG TOML config (its [random_init] shapes are used)")->capture_default_str();
+  app.add_option("--set", o.overrides, "Override a config key: table.key=value (repeatable)");
+  const auto positive = CLI::PositiveNumber;
+  app.add_option("--llm-layers", o.llm_layers, "Keep the first N decoder layers (and the hybrid layers among them)")
+      ->check(positive);
+  app.add_option("--batch", o.batch, "Studies per training step (default: [train] batch_size)")->check(positive);
+  app.add_option("--views", o.views, "Views per study")->capture_default_str()->check(positive);
+  app.add_option("--report-tokens", o.report_tokens, "Report tokens (default: [data] max_length)")->check(positive);
+  app.add_option("--steps", o.steps, "Timed training steps after one warm-up step")->capture_default_str()->check(positive);
+  app.add_option("--gen-batch", o.gen_batch, "Studies in the measured generation batch (default: --batch)")->check(positive);
+  app.add_option("--beams", o.beams, "Beam width (default: [generate] beams)")->check(positive);
+  app.add_option("--new-tokens", o.new_tokens, "New tokens per report (default: [generate] max_new_tokens)")->check(positive);
+  app.add_option("--studies", o.studies, "Studies the generation time is extrapolated to")->capture_default_str()->check(positive);
+  app.add_option("--seed", o.seed, "Seed of the random weights and inputs")->capture_default_str();
+  app.add_flag("--skip-generation", o.skip_generation, "Training only");
+  app.add_flag("--dry-run", o.dry_run, "Build on the host only and print the shapes (no device)");
 }
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 void sync() {
   if (cudaDeviceSynchronize() != cudaSuccess) throw std::runtime_error("cudaDeviceSynchronize failed");
-}
-
-int64_t table_int(const toml::table& doc, const char* table, const char* key, int64_t fallback) {
-  return doc[table][key].value_or(fallback);
-}
-double table_number(const toml::table& doc, const char* table, const char* key, double fallback) {
-  if (auto v = doc[table][key].value<double>()) return *v;
-  return fallback;
 }
 
 // A flat contiguous view of n elements of t from `offset`.
@@ -174,11 +146,13 @@ int run(const Options& o) {
   }
   const train::EmrrgSetup setup = train::read_emrrg_setup(doc, o.config, /*random_init=*/true);
   const models::EmrrgConfig& c = setup.config;
-  const int64_t B = o.batch > 0 ? o.batch : table_int(doc, "train", "batch_size", 18);
-  const int64_t T = o.report_tokens > 0 ? o.report_tokens : table_int(doc, "data", "max_length", 100);
+  const config::TrainConfig train_config = config::read_train_config(doc, o.config);
+  const train::GenerateConfig generate = config::read_generate_config(doc, o.config);
+  const int64_t B = o.batch > 0 ? o.batch : train_config.batch_size;
+  const int64_t T = o.report_tokens > 0 ? o.report_tokens : config::read_data_config(doc, o.config).max_length;
   const int64_t gen_B = o.gen_batch > 0 ? o.gen_batch : B;
-  const int64_t beams = o.beams > 0 ? o.beams : table_int(doc, "generate", "beams", 3);
-  const int64_t new_tokens = o.new_tokens > 0 ? o.new_tokens : table_int(doc, "generate", "max_new_tokens", 120);
+  const int64_t beams = o.beams > 0 ? o.beams : generate.beams;
+  const int64_t new_tokens = o.new_tokens > 0 ? o.new_tokens : generate.max_new_tokens;
 
   // The model: the LLM's weights uninitialised on the host, then made on the device.
   const double t_build0 = now();
@@ -212,18 +186,19 @@ int run(const Options& o) {
   sync();
   const double t_build2 = now();
 
-  // Trained parameters: AdamW with float32 masters, no decay on norms, biases, A_log, D, ...
+  // Trained parameters as the trainer groups them (no decay on norms, biases, A_log, D, ...):
+  // AdamW with float32 masters.
   std::vector<Tensor> decayed, other, trained;
   int64_t n_trained = 0;
-  for (const auto& [name, t] : model->named_parameters())
-    if (t.requires_grad()) {
-      (train::takes_weight_decay(name) ? decayed : other).push_back(t);
-      trained.push_back(t);
-      n_trained += t.numel();
-    }
-  const double lr = table_number(doc, "train", "lr", 1e-4), wd = table_number(doc, "train", "weight_decay", 0.01);
-  const double clip = table_number(doc, "train", "clip", 1.0);
-  train::AdamW opt(decayed, {lr, 0.9, 0.999, 1e-8, wd, /*master_weights=*/true});
+  train::EmrrgTrainable trainable(std::move(model), setup.tokenizer);
+  models::Emrrg& emrrg = trainable.model();
+  for (const train::TrainedParameter& p : trainable.trained_parameters()) {
+    (p.weight_decay ? decayed : other).push_back(p.tensor);
+    trained.push_back(p.tensor);
+    n_trained += p.tensor.numel();
+  }
+  const train::TrainerOptions& hyper = train_config.trainer;
+  train::AdamW opt(decayed, {hyper.lr, hyper.beta1, hyper.beta2, hyper.eps, hyper.weight_decay, /*master_weights=*/true});
   opt.add_param_group(other, 0.0);
 
   std::printf("EMRRG at paper scale on %s (%s)\n", device.str().c_str(), o.config.c_str());
@@ -234,7 +209,7 @@ int run(const Options& o) {
               static_cast<long long>(c.vision.num_tokens()), static_cast<long long>(c.llm.hidden_size),
               static_cast<long long>(c.llm.num_layers), static_cast<long long>(c.llm.intermediate_size),
               static_cast<long long>(c.llm.vocab_size), c.hybrid_layers.size(), dtype_name(llm_dtype));
-  std::printf("  parameters: %.3f B, trained %.3f M\n", static_cast<double>(model->num_parameters()) * 1e-9,
+  std::printf("  parameters: %.3f B, trained %.3f M\n", static_cast<double>(emrrg.num_parameters()) * 1e-9,
               static_cast<double>(n_trained) * 1e-6);
   std::printf("  build: host %.1f s, device weights + move %.1f s; allocated after build %s\n", t_build1 - t_build0,
               t_build2 - t_build1, gib(cuda::caching_allocator(0).stats().allocated_bytes).c_str());
@@ -246,16 +221,16 @@ int run(const Options& o) {
   std::vector<int64_t> ids(static_cast<size_t>(B * T)), mask(ids.size(), 1);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = 3 + static_cast<int64_t>((i * 7919) % 31990 % (c.llm.vocab_size - 3));
   const Tensor report_ids = from_vector(ids, {B, T}), report_mask = from_vector(mask, {B, T});
-  model->train(true);
+  emrrg.train(true);
   double step_s = 0, loss_value = 0;
   int64_t timed = 0;
   for (int64_t step = 0; step <= o.steps; ++step) {  // step 0 warms up (kernels, cuBLAS, allocator)
     sync();
     const double t0 = now();
     opt.zero_grad();
-    Tensor loss = model->loss(images, report_ids, report_mask);
+    Tensor loss = emrrg.loss(images, report_ids, report_mask);
     autograd::backward(loss);
-    train::clip_grad_norm(trained, clip);
+    train::clip_grad_norm(trained, hyper.clip);
     opt.step();
     loss_value = loss.item();
     sync();
@@ -267,7 +242,7 @@ int run(const Options& o) {
   }
   step_s /= static_cast<double>(timed);
   const cuda::AllocatorStats train_stats = cuda::caching_allocator(0).stats();
-  const int64_t seq = model->prefix_length() + T;
+  const int64_t seq = emrrg.prefix_length() + T;
 
   std::printf("\ntraining (batch %lld, %lld view(s), reports of %lld tokens, sequence %lld, %lld timed steps)\n",
               static_cast<long long>(B), static_cast<long long>(o.views), static_cast<long long>(T),
@@ -282,26 +257,23 @@ int run(const Options& o) {
   std::printf("  %-34s %12s\n", "peak reserved (segments)", gib(train_stats.peak_reserved_bytes).c_str());
   std::fflush(stdout);
   if (!std::isfinite(loss_value)) throw std::runtime_error("the loss is not finite");
-  if (!o.generation) return 0;
+  if (o.skip_generation) return 0;
 
   // Generation: one measured batch of gen_B studies after a short warm-up batch.
   opt.zero_grad();
-  model->eval();
+  emrrg.eval();
   cuda::caching_allocator(0).reset_peak();
-  generation::GenerationConfig g;
+  generation::GenerationConfig g = train::search_settings(generate, /*eos_id=*/-1);  // every row runs to the end
   g.num_beams = beams;
   g.max_new_tokens = new_tokens;
   g.min_new_tokens = 0;
-  g.eos_id = -1;  // every row runs to max_new_tokens
-  g.repetition_penalty = static_cast<float>(table_number(doc, "generate", "repetition_penalty", 1.0));
-  g.length_penalty = static_cast<float>(table_number(doc, "generate", "length_penalty", 1.0));
   Tensor gen_images = to_device(rand_uniform({gen_B, o.views, c.vision.channels, H, H}, -1, 1, gen), device);
   generation::GenerationConfig warm = g;
   warm.max_new_tokens = std::min<int64_t>(2, new_tokens);
-  models::generate_reports(*model, gen_images, warm);
+  models::generate_reports(emrrg, gen_images, warm);
   sync();
   const double g0 = now();
-  const auto reports = models::generate_reports(*model, gen_images, g);
+  const auto reports = models::generate_reports(emrrg, gen_images, g);
   sync();
   const double batch_s = now() - g0;
   size_t generated = 0;
@@ -326,8 +298,12 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{"EMRRG's training step and report generation at the paper's scale on the CUDA device"};
+  Options o;
+  add_options(app, o);
+  CLI11_PARSE(app, argc, argv);
   try {
-    return run(parse(argc, argv));
+    return run(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_emrrg_paper_scale: %s\n", e.what());
     return 1;
