@@ -109,18 +109,18 @@ void backward(const Tensor& root, const Tensor& grad_output, const GradientReady
   NoGradGuard no_grad;
   std::unordered_map<uint64_t, Tensor> grads;
   grads.emplace(root.id(), seed);
-  // The leaves whose last use is node k (the lowest tape index that takes them) are final once
-  // node k is done: finished_after[k].
-  std::vector<std::vector<std::shared_ptr<TensorImpl>>> finished_after(tape.size());
+  // The leaf inputs of node k whose last use it is (the lowest tape index that takes them) are
+  // final once node k is done: finished_after[k] holds their input positions.
+  std::vector<std::vector<size_t>> finished_after(tape.size());
   {
     std::unordered_map<uint64_t, size_t> last_use;
     for (size_t k = 0; k < tape.size(); ++k)
       for (size_t i = 0; i < tape[k].input_ids.size(); ++i)
-        if (tape[k].leaf_inputs[i] && last_use.emplace(tape[k].input_ids[i], k).second)
-          finished_after[k].push_back(tape[k].leaf_inputs[i]);
+        if (tape[k].leaf_inputs[i] && last_use.emplace(tape[k].input_ids[i], k).second) finished_after[k].push_back(i);
   }
-  const auto finish_leaves = [&](size_t k) {
-    for (const std::shared_ptr<TensorImpl>& impl : finished_after[k]) {
+  const auto finish_leaves = [&](const Node& node, size_t k) {
+    for (size_t i : finished_after[k]) {
+      const std::shared_ptr<TensorImpl>& impl = node.leaf_inputs[i];
       auto it = grads.find(impl->id);
       if (it != grads.end()) {
         write_leaf_grad(*impl, it->second);
@@ -146,7 +146,7 @@ void backward(const Tensor& root, const Tensor& grad_output, const GradientReady
       }
     }
     if (!any) {
-      finish_leaves(k);
+      finish_leaves(node, k);
       continue;
     }
     std::vector<Tensor> gins;
@@ -164,7 +164,7 @@ void backward(const Tensor& root, const Tensor& grad_output, const GradientReady
                                " for input " + std::to_string(i) + " of shape " + shape_str(node.input_shapes[i]));
       accumulate(grads, node.input_ids[i], gins[i]);
     }
-    finish_leaves(k);
+    finish_leaves(node, k);
   }
   // A leaf root that no node used: its gradient is the seed.
   if (root.is_leaf() && grads.count(root.id())) {

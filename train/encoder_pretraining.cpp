@@ -82,11 +82,7 @@ std::string pretrain_encoder(const models::VisionMambaConfig& vision, const Pret
   const bool leader = !comm || comm->rank() == 0;
   // Rank 0's view of the folder decides for all: ranks must not see it at different moments.
   bool encoder_exists = leader && std::filesystem::exists(path);
-  if (comm) {
-    Tensor flag = to_device(scalar_tensor(encoder_exists ? 1.0 : 0.0), comm->device());
-    comm->broadcast(flag, 0);
-    encoder_exists = flag.item() != 0;
-  }
+  if (comm) encoder_exists = comm->broadcast_value(encoder_exists ? 1 : 0, 0) != 0;
   if (encoder_exists) {
     log << "pretrain: using the stage-1 encoder " << path << "\n";
     return path;

@@ -497,12 +497,8 @@ void Trainer::validate_and_checkpoint(bool epoch_ended, int64_t step_epoch) {
       model_.set_training(true);
       score = SelectionFormula(options_.best_formula).evaluate(metrics);
     }
-    if (options_.communicator) {
-      // Every rank keeps the same best and takes the same checkpoint decisions.
-      Tensor shared = to_device(from_vector(std::vector<double>{score}, {1}), options_.communicator->device());
-      options_.communicator->broadcast(shared, 0);
-      score = shared.item();
-    }
+    // Every rank keeps the same best and takes the same checkpoint decisions.
+    if (options_.communicator) score = options_.communicator->broadcast_value(score, 0);
     new_best = state_.best_step < 0 || score > state_.best_score;
     if (new_best) {
       state_.best_score = score;

@@ -6,6 +6,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "runtime/tensor.h"
 #include "train/distributed/pending_collective.h"
@@ -34,6 +35,13 @@ class Communicator {
   virtual void all_gather(const Tensor& input, Tensor& output) = 0;
   // In place: every rank's `t` becomes root's.
   virtual void broadcast(Tensor& t, int root) = 0;
+  // Root's `value` on every rank (a decision root takes for all: a score, a flag), through a
+  // one-element tensor on the communicator's device.
+  double broadcast_value(double value, int root) {
+    Tensor t = to_device(from_vector(std::vector<double>{value}, {1}), device());
+    broadcast(t, root);
+    return t.item();
+  }
   virtual void barrier() = 0;
   // Ends every rank of the job now, printing `why` (a fault seen by one rank).
   [[noreturn]] virtual void abort(const std::string& why) = 0;
