@@ -1,9 +1,9 @@
 #include "nn/module.h"
 
 #include <regex>
-#include <sstream>
 #include <stdexcept>
 
+#include "nn/state_dict_mismatch.h"
 #include "runtime/safetensors.h"
 
 namespace emrrg::nn {
@@ -90,17 +90,7 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
   for (auto& [name, t] : state)
     if (!mine.count(name)) unexpected.push_back(name);
   if (!misshaped.empty() || (strict && (!missing.empty() || !unexpected.empty()))) {
-    std::ostringstream m;
-    m << "load_state_dict:";
-    auto list = [&](const char* what, const std::vector<std::string>& names) {
-      if (names.empty()) return;
-      m << "\n  " << what << " (" << names.size() << "):";
-      for (const auto& n : names) m << " " << n;
-    };
-    list("missing keys", missing);
-    list("unexpected keys", unexpected);
-    list("mis-shaped keys", misshaped);
-    throw std::runtime_error(m.str());
+    throw std::runtime_error("load_state_dict:" + describe_state_dict_mismatch(missing, unexpected, misshaped));
   }
   for (auto& [name, t] : mine) {
     auto it = state.find(name);

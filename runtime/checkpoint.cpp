@@ -82,6 +82,12 @@ std::map<std::string, Tensor> safetensors_state_dict(const std::string& path, co
 
 }  // namespace
 
+std::optional<std::pair<std::string, std::string>> parse_prefix_rename(const std::string& from_to) {
+  const size_t eq = from_to.find('=');
+  if (eq == std::string::npos) return std::nullopt;
+  return std::make_pair(from_to.substr(0, eq), from_to.substr(eq + 1));
+}
+
 std::map<std::string, Tensor> read_checkpoint(const std::string& path, const CheckpointOptions& options) {
   std::vector<std::regex> exclude;
   for (const std::string& pattern : options.exclude) {

@@ -4,6 +4,7 @@
 // narrowed to its state dict and its names mapped explicitly, never guessed.
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,10 @@ struct CheckpointOptions {
   // Plain-record classes allowed in a torch checkpoint besides argparse.Namespace.
   std::vector<std::string> inert_classes;
 };
+
+// A rename_prefixes entry from its "FROM=TO" spelling (e.g. "module.=" strips DDP's prefix,
+// "=visual." adds one); nullopt without an '='. The command line and the configs share it.
+std::optional<std::pair<std::string, std::string>> parse_prefix_rename(const std::string& from_to);
 
 // Name -> tensor (CPU). Throws std::runtime_error naming the file and the problem: no state
 // dict where one was expected (listing the keys present), a non-tensor or non-string entry,

@@ -94,6 +94,17 @@ EmrrgSetup read_emrrg_setup(const toml::table& document, const std::string& sour
   config::TableReader weights(doc, "weights", source);
   if (weights.present()) {
     weights.string("backbone", setup.backbone);
+    CheckpointOptions& options = setup.backbone_options;
+    weights.string("backbone_key", options.key);
+    std::vector<std::string> renames;
+    weights.strings("backbone_rename", renames);
+    for (const std::string& r : renames) {
+      const auto mapping = parse_prefix_rename(r);
+      if (!mapping) weights.fail("backbone_rename", "entry \"" + r + "\" is not \"FROM=TO\" (e.g. \"module.=\")");
+      options.rename_prefixes.push_back(*mapping);
+    }
+    weights.strings("backbone_exclude", options.exclude);
+    weights.strings("backbone_plain_classes", options.inert_classes);
     weights.reject_unknown();
   }
   if (const toml::table* init = doc["random_init"].as_table())
@@ -113,7 +124,8 @@ std::unique_ptr<EmrrgTrainable> build_emrrg_trainable(const EmrrgSetup& setup, u
       models::build_emrrg(setup.config, emrrg_prompt_tokens(*setup.tokenizer, setup.config.prompt), gen);
   if (setup.config.llm_path.empty() && !setup.random_init) model->llm->unfreeze(".*");
   const std::string& weights = backbone.empty() ? setup.backbone : backbone;
-  if (!weights.empty()) model->load_backbone(weights);
+  // A stage-1 encoder (`backbone`) is our own file, under the encoder's names.
+  if (!weights.empty()) model->load_backbone(weights, backbone.empty() ? setup.backbone_options : CheckpointOptions{});
   model->to(device);
   return std::make_unique<EmrrgTrainable>(std::move(model), setup.tokenizer);
 }

@@ -2,6 +2,9 @@
 //
 // Besides [vision], [llm] and [model] (models/emrrg/emrrg_config_toml.h) the config may have
 //   [weights]      backbone = "arm_base.pth"   # the encoder's pre-trained weights (MambaXray-VL ARM)
+//                  backbone_key = "model", backbone_rename = ["module.="],
+//                  backbone_exclude = ['head\..*'], backbone_plain_classes = ["torch.device"]
+//                  # how its names map onto the encoder's (runtime/checkpoint.h)
 //   [random_init]  llm = {vocab_size = 32000, hidden_size = 4096, ...}, tokenizer = "..."
 // With random_init (the --random-init flag) the files are not read: the LLM is built with random
 // weights of random_init.llm's dimensions, the prompt is tokenised with random_init.tokenizer and
@@ -13,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "models/emrrg/emrrg.h"
+#include "runtime/checkpoint.h"
 #include "train/data/tokenizer.h"
 #include "train/trainable.h"
 
@@ -45,6 +49,7 @@ class EmrrgTrainable : public Trainable {
 struct EmrrgSetup {
   models::EmrrgConfig config;
   std::string backbone;  // [weights] backbone, or empty
+  CheckpointOptions backbone_options;  // [weights] backbone_key, _rename, _exclude, _plain_classes
   std::shared_ptr<const data::Tokenizer> tokenizer;
   bool random_init = false;
 };

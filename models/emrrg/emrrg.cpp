@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "models/llama/llama_loader.h"
+#include "nn/state_dict_mismatch.h"
 #include "ops/elementwise.h"
 #include "ops/indexing.h"
 #include "ops/reduce.h"
@@ -155,12 +156,7 @@ void Emrrg::load_backbone(const std::string& path, const CheckpointOptions& opti
   for (const auto& [name, t] : state)
     if (!mine.count(name)) unexpected.push_back(name);
   if (!missing.empty() || !unexpected.empty()) {
-    std::string m = "backbone '" + path + "':";
-    if (!missing.empty()) m += "\n  missing keys (" + std::to_string(missing.size()) + "):";
-    for (const auto& n : missing) m += " " + n;
-    if (!unexpected.empty()) m += "\n  unexpected keys (" + std::to_string(unexpected.size()) + "):";
-    for (const auto& n : unexpected) m += " " + n;
-    throw std::runtime_error(m);
+    throw std::runtime_error("backbone '" + path + "':" + nn::describe_state_dict_mismatch(missing, unexpected));
   }
   try {
     visual_encoder->load_state_dict(state, /*strict=*/false);

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "models/emrrg/parameter_count.h"
+#include "runtime/checkpoint.h"
 #include "runtime/safetensors.h"
 #include "tests/train/tiny_emrrg_run.h"
 #include "tests/train/trainer_test_util.h"
@@ -151,6 +152,56 @@ TEST(EmrrgConfigs, DemoConfigBuildsAModelWhoseLlmTrainsWhole) {
   EXPECT_LT(n.total(), 3'000'000);  // small enough for 2 CPU cores
   EXPECT_TRUE(model->model().llm->embed_tokens().weight.requires_grad());
   EXPECT_FALSE(model->model().visual_encoder->patch_embed->proj->weight.requires_grad());
+}
+
+// A backbone saved under DDP's "module." prefix with a classification head (the tiny ARM of
+// make_encode_golden.py plus a head), as MambaXray-VL's and Vim's released files are shaped: the
+// [weights] keys map and filter its names so `emrrg train` can start from it; without them the
+// error lists the keys and names the rename that fits; a rename without '=' is refused by key.
+TEST(EmrrgConfigs, WeightsTableMapsTheBackbonesNamesOntoTheEncoder) {
+  const ScratchDir dir("emrrg_backbone_names");
+  const std::string fixtures = std::string(EMRRG_FIXTURES_DIR) + "/encode/";
+  std::map<std::string, Tensor> state = read_checkpoint(fixtures + "arm_tiny.pth");  // "module." names
+  state.emplace("module.head.weight", zeros({14, 24}));
+  const std::string backbone = dir / "backbone.safetensors";
+  save_safetensors(backbone, state);
+  std::ifstream vision(fixtures + "arm_tiny.toml");
+  std::stringstream base;
+  base << vision.rdbuf() << "[llm]\ntokenizer = \"" << kConfigs << "/demo_tokenizer.model\"\nvocab_size = 512\n"
+       << "hidden_size = 16\nnum_hidden_layers = 2\nnum_attention_heads = 2\nintermediate_size = 32\n"
+       << "[model]\nllm_tuning = \"hybrid\"\nhybrid_layers = [1]\n[weights]\nbackbone = \"" << backbone << "\"\n";
+  auto build = [&](const std::string& weights_keys) {
+    const std::string path = dir / "emrrg.toml";
+    std::ofstream(path) << base.str() << weights_keys;
+    return train::build_emrrg_trainable(train::read_emrrg_setup(config::load_document(path), path, false), 1);
+  };
+  auto error_of = [&](const std::string& weights_keys) {
+    try {
+      build(weights_keys);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+
+  const std::string bare = error_of("");
+  EXPECT_NE(bare.find("unexpected keys (95)"), std::string::npos) << bare;
+  EXPECT_NE(bare.find("the prefix rename \"module.=\" maps them"), std::string::npos) << bare;
+  const std::string head = error_of("backbone_rename = [\"module.=\"]\n");
+  EXPECT_NE(head.find("unexpected keys (1): head.weight"), std::string::npos) << head;
+  const std::string bad = error_of("backbone_rename = [\"module.\"]\n");
+  EXPECT_NE(bad.find("[weights] backbone_rename entry \"module.\" is not \"FROM=TO\""), std::string::npos) << bad;
+  EXPECT_NE(error_of("backbone_exclude = \"head\"\n").find("[weights] backbone_exclude must be an array of strings"),
+            std::string::npos);
+
+  auto model = build("backbone_rename = [\"module.=\"]\nbackbone_exclude = ['head\\..*']\n");
+  const auto encoder = model->model().visual_encoder->state_dict();
+  for (const auto& [name, t] : state) {
+    if (name == "module.head.weight") continue;
+    EXPECT_EQ(cast(encoder.at(name.substr(7)), DType::Float32).to_vector<float>(),
+              cast(t, DType::Float32).to_vector<float>())
+        << name;
+  }
 }
 
 // The demo pipeline in CI size (issue 11 item 10): a 60-study phantom set at 32 px, a few

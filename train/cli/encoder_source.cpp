@@ -43,9 +43,9 @@ std::unique_ptr<models::VisionMamba> load_encoder(const EncoderSource& o) {
     c.exclude = o.excludes;
     c.inert_classes = o.plain_classes;
     for (const std::string& r : o.renames) {
-      const size_t eq = r.find('=');
-      if (eq == std::string::npos) throw std::invalid_argument("--rename '" + r + "' is not FROM=TO");
-      c.rename_prefixes.emplace_back(r.substr(0, eq), r.substr(eq + 1));
+      const auto mapping = parse_prefix_rename(r);
+      if (!mapping) throw std::invalid_argument("--rename '" + r + "' is not FROM=TO");
+      c.rename_prefixes.push_back(*mapping);
     }
     encoder->load(o.weights, c);
   }

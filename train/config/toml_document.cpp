@@ -160,6 +160,21 @@ void TableReader::string(const std::string& key, std::string& out) {
   out = n->as_string()->get();
 }
 
+void TableReader::strings(const std::string& key, std::vector<std::string>& out) {
+  const toml::node* n = find(key);
+  if (!n) return;
+  const toml::array* array = n->as_array();
+  if (!array) fail(key, "must be an array of strings, got " + type_name(*n));
+  std::vector<std::string> values;
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::node& element = *array->get(i);
+    if (!element.is_string())
+      fail(key, "must be an array of strings, element " + std::to_string(i) + " is " + type_name(element));
+    values.push_back(element.as_string()->get());
+  }
+  out = std::move(values);
+}
+
 void TableReader::choice(const std::string& key, std::string& out, const std::vector<std::string>& choices) {
   std::string v = out;
   string(key, v);

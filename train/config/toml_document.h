@@ -34,6 +34,8 @@ class TableReader {
   void number(const std::string& key, double& out, double min = -1e308);
   void boolean(const std::string& key, bool& out);
   void string(const std::string& key, std::string& out);
+  // An array of strings (["a", "b"]); the error names the first element that is not one.
+  void strings(const std::string& key, std::vector<std::string>& out);
   // A string from a fixed set; the error lists the choices.
   void choice(const std::string& key, std::string& out, const std::vector<std::string>& choices);
   // Throws for any key no reader above asked for (call last).
