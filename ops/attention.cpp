@@ -38,9 +38,27 @@ void transpose_tile(const T* src, int64_t n, int64_t D, T* dst) {
 }
 
 // out[i][j] = sum_d a[i][d] * bt[d][j] for i < rows, j < cols; out's rows are kKeyTile apart.
+// Every sum starts at 0 and adds its products in d order, in the blocked loop as in the plain
+// one, so both give the same bits; the blocked loop (two rows by a whole key tile) keeps its
+// 2 x kKeyTile sums in registers across d instead of reloading them for every d.
 template <typename T>
 void product_transposed(const T* a, int64_t rows, const T* bt, int64_t cols, int64_t D, T* out) {
-  for (int64_t i = 0; i < rows; ++i) {
+  int64_t i = 0;
+  if (cols == kKeyTile)
+    for (; i + 2 <= rows; i += 2) {
+      T s0[kKeyTile] = {}, s1[kKeyTile] = {};
+      for (int64_t d = 0; d < D; ++d) {
+        const T a0 = a[i * D + d], a1 = a[(i + 1) * D + d];
+        const T* b = bt + d * kKeyTile;
+        for (int64_t j = 0; j < kKeyTile; ++j) {
+          s0[j] += a0 * b[j];
+          s1[j] += a1 * b[j];
+        }
+      }
+      std::copy(s0, s0 + kKeyTile, out + i * kKeyTile);
+      std::copy(s1, s1 + kKeyTile, out + (i + 1) * kKeyTile);
+    }
+  for (; i < rows; ++i) {
     T* o = out + i * kKeyTile;
     std::fill(o, o + cols, T(0));
     for (int64_t d = 0; d < D; ++d) {
@@ -79,14 +97,29 @@ void probabilities(T* s, int64_t rows, int64_t cols, const T* lse_rows) {
 
 // acc[x] += factor * sum_y w(x, y) * rows[y], y ascending, with w(x, y) = w[x][y] (P V, dS K)
 // or w[y][x] when transposed (P^T dout, dS^T Q); w's rows kKeyTile apart, acc's and rows' D apart.
+// Zero weights are skipped. Each acc row is updated kColumns columns at a time, held in
+// registers across y; every element still adds its terms in y order, so the bits do not depend
+// on the blocking.
 template <typename T>
 void accumulate_rows(T* acc, int64_t n_acc, const T* w, bool transposed, const T* rows, int64_t n_rows, int64_t D,
                      T factor) {
+  constexpr int64_t kColumns = 512 / sizeof(T);  // eight 64-byte vectors
   for (int64_t x = 0; x < n_acc; ++x)
-    for (int64_t y = 0; y < n_rows; ++y) {
-      const T c = (transposed ? w[y * kKeyTile + x] : w[x * kKeyTile + y]) * factor;
-      if (c == T(0)) continue;
-      for (int64_t d = 0; d < D; ++d) acc[x * D + d] += c * rows[y * D + d];
+    for (int64_t d0 = 0; d0 < D; d0 += kColumns) {
+      const int64_t n = std::min(kColumns, D - d0);
+      T* a = acc + x * D + d0;
+      T block[kColumns];
+      std::copy(a, a + n, block);
+      for (int64_t y = 0; y < n_rows; ++y) {
+        const T c = (transposed ? w[y * kKeyTile + x] : w[x * kKeyTile + y]) * factor;
+        if (c == T(0)) continue;
+        const T* r = rows + y * D + d0;
+        if (n == kColumns)
+          for (int64_t d = 0; d < kColumns; ++d) block[d] += c * r[d];
+        else
+          for (int64_t d = 0; d < n; ++d) block[d] += c * r[d];
+      }
+      std::copy(block, block + n, a);
     }
 }
 
