@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <numeric>
 #include <stdexcept>
 
 #include "train/metrics/meteor_text.h"
@@ -67,7 +68,20 @@ bool path_before(const Path& x, const Path& y) {
   return x.distance < y.distance;
 }
 
-void sort_paths(std::vector<Path>& paths) { std::stable_sort(paths.begin(), paths.end(), path_before); }
+// The indices of the best `limit` paths in the order a stable sort by path_before would put
+// them (ties by position, as METEOR's Collections.sort keeps them), without sorting or moving the
+// rest: a step can hold beam size x matches-per-word candidates, of which the beam keeps 40.
+std::vector<int> beam_order(const std::vector<Path>& paths, int limit) {
+  std::vector<int> order(paths.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + limit, order.end(), [&](int x, int y) {
+    if (path_before(paths[x], paths[y])) return true;
+    if (path_before(paths[y], paths[x])) return false;
+    return x < y;
+  });
+  order.resize(static_cast<size_t>(limit));
+  return order;
+}
 
 Path resolve(const std::vector<std::vector<Match>>& stage, Path start) {
   const int n = static_cast<int>(stage.size());
@@ -77,10 +91,9 @@ Path resolve(const std::vector<std::vector<Match>>& stage, Path start) {
   for (int current = 0; current <= n; ++current) {
     paths = std::move(next);
     next.clear();
-    sort_paths(paths);
-    const int limit = std::min<int>(kBeamSize, static_cast<int>(paths.size()));
-    for (int rank = 0; rank < limit; ++rank) {
-      Path& path = paths[rank];
+    const std::vector<int> beam = beam_order(paths, std::min<int>(kBeamSize, static_cast<int>(paths.size())));
+    for (const int index : beam) {
+      Path& path = paths[index];
       if (current == n) {  // complete: close the last chunk
         if (path.last_match_end != -1) ++path.chunks;
         next.push_back(std::move(path));
@@ -123,10 +136,9 @@ Path resolve(const std::vector<std::vector<Match>>& stage, Path start) {
       ++path.idx;
       next.push_back(std::move(path));
     }
-    if (next.empty()) next.push_back(paths.front());  // METEOR's "unexpected conditions" fallback
+    if (next.empty()) next.push_back(paths[beam.front()]);  // METEOR's "unexpected conditions" fallback
   }
-  sort_paths(next);
-  return std::move(next.front());
+  return std::move(*std::min_element(next.begin(), next.end(), path_before));  // the first of the best
 }
 
 }  // namespace
