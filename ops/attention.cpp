@@ -114,7 +114,7 @@ void accumulate_rows(T* acc, int64_t n_acc, const T* w, bool transposed, const T
         const T c = (transposed ? w[y * kKeyTile + x] : w[x * kKeyTile + y]) * factor;
         if (c == T(0)) continue;
         const T* r = rows + y * D + d0;
-        if (n == kColumns)
+        if (n == kColumns)  // a constant trip count: the block stays in registers
           for (int64_t d = 0; d < kColumns; ++d) block[d] += c * r[d];
         else
           for (int64_t d = 0; d < n; ++d) block[d] += c * r[d];

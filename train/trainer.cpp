@@ -220,10 +220,8 @@ bool Trainer::resume(const std::string& run_dir) {
   }
   // best.json follows the checkpoint too: a kill between a new best's checkpoint and best.json
   // leaves it missing or naming the previous best.
-  if (main_rank()) {
-    if (state_.best_step >= 0) write_best_json();
-    else fs::remove(fs::path(run_dir) / kBestJson);
-  }
+  if (state_.best_step >= 0) write_best_json();
+  else if (main_rank()) fs::remove(fs::path(options_.out_dir) / kBestJson);
   // The log keeps what the checkpoint covers (nothing without one); the steps after it are
   // redone and logged again.
   const std::string jsonl = (fs::path(run_dir) / kJsonl).string();
